@@ -1,0 +1,3 @@
+using Istio.AppSwitch.Ax;
+
+return AxCommandLine.Create(Console.Out, Console.Error).Parse(args).Invoke();

@@ -1,0 +1,2 @@
+namespace Istio.AppSwitch.Grpc;
+internal static class Placeholder { }

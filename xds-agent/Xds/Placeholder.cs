@@ -1,0 +1,2 @@
+namespace Istio.AppSwitch.Xds;
+internal static class Placeholder { }
