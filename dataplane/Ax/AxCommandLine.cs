@@ -1,5 +1,12 @@
 using System.CommandLine;
 using System.Reflection;
+using System.Runtime.InteropServices;
+using Istio.AppSwitch.Cli;
+using Istio.AppSwitch.Cli.Run;
+using Istio.AppSwitch.Daemon;
+using Istio.AppSwitch.Dataplane.Api;
+using Istio.AppSwitch.Dataplane.Interception;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Istio.AppSwitch.Ax;
 
@@ -9,20 +16,53 @@ namespace Istio.AppSwitch.Ax;
 /// </summary>
 internal static class AxCommandLine
 {
-    /// <summary>Exit code for a command line that does not parse (unknown flag, missing argument).</summary>
+    /// <summary>Exit code for a command line that does not parse (unknown flag, missing argument), as in BSD sysexits' usage convention.</summary>
     public const int UsageError = 2;
 
-    public static RootCommand Create(TextWriter stdout, TextWriter stderr)
+    /// <summary>The informational version stamped at build time (for example <c>0.1.0+abc1234</c>).</summary>
+    public static string Version { get; } =
+        typeof(AxCommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? "unknown";
+
+    /// <summary>Parses and runs one command line; returns the process exit code.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = Create(stdout, stderr);
+        var result = root.Parse(args);
+        var configuration = new InvocationConfiguration { Output = stdout, Error = stderr };
+
+        if (result.Errors.Count == 0)
+        {
+            return result.Invoke(configuration);
+        }
+
+        // A bare `ax` is a request for help, not a mistake; anything else that does not parse is a usage error,
+        // reported plainly and with exit code 2 so that scripts can tell it from a failed command.
+        if (args.Length == 0)
+        {
+            root.Parse("--help").Invoke(configuration);
+            return UsageError;
+        }
+        foreach (var error in result.Errors)
+        {
+            stderr.WriteLine($"ax: {error.Message}");
+        }
+        stderr.WriteLine($"Run '{string.Join(' ', CommandPath(result.CommandResult.Command))} --help' for usage.");
+        return UsageError;
+    }
+
+    internal static RootCommand Create(TextWriter stdout, TextWriter stderr)
     {
         var root = new RootCommand(
             "ax: AppSwitch for Istio. Puts the control path of an application's socket API under the mesh's " +
             "policy and hands the application sockets connected straight to their destination, with no proxy " +
             "in the data path.");
         root.Subcommands.Add(CreateVersionCommand(stdout));
-        foreach (var action in root.Options.Select(o => o.Action).OfType<System.CommandLine.Invocation.ParseErrorAction>())
-        {
-            action.ShowTypoCorrections = true;
-        }
+        root.Subcommands.Add(CreateDaemonCommand());
+        root.Subcommands.Add(ApiCommands.CreateGetCommand());
+        root.Subcommands.Add(ApiCommands.CreateCreateCommand());
+        root.Subcommands.Add(ApiCommands.CreateDeleteCommand());
+        root.Subcommands.Add(RunCommand.Create(stderr));
         return root;
     }
 
@@ -32,14 +72,64 @@ internal static class AxCommandLine
         command.SetAction(_ =>
         {
             stdout.WriteLine($"ax {Version}");
-            stdout.WriteLine($"runtime: .NET {Environment.Version} ({System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier})");
+            stdout.WriteLine($"runtime: .NET {Environment.Version} ({RuntimeInformation.RuntimeIdentifier})");
             return 0;
         });
         return command;
     }
 
-    /// <summary>The informational version stamped at build time (for example <c>0.1.0+abc1234</c>).</summary>
-    public static string Version { get; } =
-        typeof(AxCommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-        ?? "unknown";
+    private static Command CreateDaemonCommand()
+    {
+        var api = ApiCommands.CreateApiOption();
+        var command = new Command(
+            "daemon",
+            "Run the ax daemon in the foreground: the registry, the service references and the REST API on a Unix " +
+            "socket. Logs go to stderr; SIGINT or SIGTERM stops it and removes the socket.")
+        {
+            api,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var stderr = parse.InvocationConfiguration.Error;
+            if (!OperatingSystem.IsLinux())
+            {
+                await stderr.WriteLineAsync("ax: the ax daemon runs on Linux only").ConfigureAwait(false);
+                return ApiCommands.Failure;
+            }
+            try
+            {
+                var options = new DaemonOptions { ApiSocketPath = ApiSocketPath.Resolve(parse.GetValue(api)) };
+                await DaemonHost.RunAsync(options, ConfigureDaemonServices, cancellationToken).ConfigureAwait(false);
+                return 0;
+            }
+            catch (Exception e) when (e is DaemonStartupException or InvalidOperationException)
+            {
+                await stderr.WriteLineAsync($"ax: {e.Message}").ConfigureAwait(false);
+                return ApiCommands.Failure;
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Adds the daemon's parts that live outside the Daemon project (the interception, as a hosted service).</summary>
+    private static void ConfigureDaemonServices(IServiceCollection services)
+    {
+        services.AddSingleton(provider => new InterceptionOptions
+        {
+            LaunchSocketPath = LaunchProtocol.LaunchSocketPath(provider.GetRequiredService<DaemonOptions>().ApiSocketPath),
+            LaunchSocketMode = provider.GetRequiredService<DaemonOptions>().SocketMode,
+        });
+        services.AddSingleton<InterceptionService>();
+        services.AddHostedService(provider => provider.GetRequiredService<InterceptionService>());
+    }
+
+    private static IEnumerable<string> CommandPath(Command command)
+    {
+        var names = new Stack<string>();
+        for (Symbol? symbol = command; symbol is Command c; symbol = c.Parents.FirstOrDefault())
+        {
+            names.Push(c is RootCommand ? "ax" : c.Name);
+        }
+        return names;
+    }
 }

@@ -1,3 +1,3 @@
 using Istio.AppSwitch.Ax;
 
-return AxCommandLine.Create(Console.Out, Console.Error).Parse(args).Invoke();
+return AxCommandLine.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,269 @@
+using System.CommandLine;
+using System.Text.Json;
+using Istio.AppSwitch.Dataplane.Api;
+
+namespace Istio.AppSwitch.Cli;
+
+/// <summary>
+/// The client commands of <c>ax</c>: <c>get apps|services|refs</c>, <c>create ref</c> and <c>delete ref</c>. Each is a
+/// thin front end to the daemon's REST API; errors from the daemon print as one plain line per problem on stderr
+/// with exit code 1.
+/// </summary>
+public static class ApiCommands
+{
+    /// <summary>Exit code of a command that ran and failed (the daemon refused, or could not be reached).</summary>
+    public const int Failure = 1;
+
+    /// <summary><c>--api PATH</c>: the daemon's socket. Shared by every command that talks to the daemon.</summary>
+    public static Option<string> CreateApiOption() => new("--api")
+    {
+        Description = $"The ax daemon's API socket (default: ${ApiSocketPath.EnvironmentVariable}, else {ApiSocketPath.RootDefault} for root, else $XDG_RUNTIME_DIR/ax/ax.sock).",
+        HelpName = "PATH",
+    };
+
+    /// <summary><c>ax get apps|services|refs [-o table|json] [--api PATH]</c>.</summary>
+    public static Command CreateGetCommand()
+    {
+        var command = new Command("get", "List the applications under ax, their services, or the service references.");
+        command.Subcommands.Add(CreateGetApps());
+        command.Subcommands.Add(CreateGetServices());
+        command.Subcommands.Add(CreateGetRefs());
+        return command;
+    }
+
+    /// <summary><c>ax create ref NAME --vip ... --selector ... [--clients ...] [--dns NAME] [--api PATH]</c>.</summary>
+    public static Command CreateCreateCommand()
+    {
+        var command = new Command("create", "Create a service reference.");
+        var name = RejectOptionLike(new Argument<string>("NAME") { Description = "The ref's name: lowercase letters, digits, '-' and '.'." });
+        var vip = new Option<string>("--vip")
+        {
+            Description = "The virtual address clients connect to: IP:PORT, IP/PREFIX:PORT or IP/PREFIX:* ([v6]:PORT, v6/PREFIX:* for IPv6).",
+            HelpName = "IP[/PREFIX]:PORT|*",
+            Required = true,
+        };
+        var selector = new Option<string>("--selector")
+        {
+            Description = "The services that back the ref, by their app's labels: k=v[,k=v] (also k!=v, k, !k).",
+            HelpName = "k=v[,k=v]",
+            Required = true,
+        };
+        var clients = new Option<string?>("--clients")
+        {
+            Description = "The clients the ref applies to, by their labels (default: every client).",
+            HelpName = "k=v[,k=v]",
+        };
+        var dns = new Option<string?>("--dns") { Description = "A DNS name for the VIP.", HelpName = "NAME" };
+        var api = CreateApiOption();
+
+        var reference = new Command("ref", "Create a service reference: connects to its VIP go to a live service its selector matches.")
+        {
+            name, vip, selector, clients, dns, api,
+        };
+        reference.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
+        {
+            var created = await client.CreateRefAsync(
+                new CreateRefRequest
+                {
+                    Name = parse.GetValue(name),
+                    Vip = parse.GetValue(vip),
+                    Selector = parse.GetValue(selector),
+                    Clients = parse.GetValue(clients),
+                    Dns = parse.GetValue(dns),
+                },
+                cancellationToken).ConfigureAwait(false);
+            await stdout.WriteLineAsync($"ref/{created.Name} created").ConfigureAwait(false);
+            return 0;
+        }));
+        command.Subcommands.Add(reference);
+        return command;
+    }
+
+    /// <summary><c>ax delete ref NAME [--api PATH]</c>.</summary>
+    public static Command CreateDeleteCommand()
+    {
+        var command = new Command("delete", "Delete a service reference.");
+        var name = RejectOptionLike(new Argument<string>("NAME") { Description = "The ref's name." });
+        var api = CreateApiOption();
+        var reference = new Command("ref", "Delete a service reference; connects to its VIP are no longer redirected.") { name, api };
+        reference.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
+        {
+            var refName = parse.GetRequiredValue(name);
+            await client.DeleteRefAsync(refName, cancellationToken).ConfigureAwait(false);
+            await stdout.WriteLineAsync($"ref/{refName} deleted").ConfigureAwait(false);
+            return 0;
+        }));
+        command.Subcommands.Add(reference);
+        return command;
+    }
+
+    private static Command CreateGetApps()
+    {
+        var id = RejectOptionLike(new Argument<string?>("ID") { Description = "One application's id (app-N).", Arity = ArgumentArity.ZeroOrOne });
+        var (output, api) = (CreateOutputOption(), CreateApiOption());
+        var command = new Command("apps", "List the applications running under ax.") { id, output, api };
+        command.Aliases.Add("app");
+        command.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
+        {
+            var apps = parse.GetValue(id) is { } one
+                ? [await client.GetAppAsync(one, cancellationToken).ConfigureAwait(false)]
+                : await client.GetAppsAsync(cancellationToken).ConfigureAwait(false);
+            if (IsJson(parse, output))
+            {
+                var json = parse.GetValue(id) is null
+                    ? JsonSerializer.Serialize(apps, ApiJsonContext.Indented.ListAppDto)
+                    : JsonSerializer.Serialize(apps[0], ApiJsonContext.Indented.AppDto);
+                await stdout.WriteLineAsync(json).ConfigureAwait(false);
+                return 0;
+            }
+            var table = new TableWriter("ID", "NAME", "PID", "USER", "IP", "LABELS", "AGE");
+            var now = DateTimeOffset.UtcNow;
+            foreach (var app in apps)
+            {
+                table.Add(app.Id, app.Name, app.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    app.Labels.GetValueOrDefault("ax.user"), app.Ip, UserLabels(app.Labels), TableWriter.Age(app.StartedAt, now));
+            }
+            return Print(parse, table, apps.Count, "apps");
+        }));
+        return command;
+    }
+
+    private static Command CreateGetServices()
+    {
+        var (output, api) = (CreateOutputOption(), CreateApiOption());
+        var command = new Command("services", "List the services the applications under ax listen on.") { output, api };
+        command.Aliases.Add("service");
+        command.Aliases.Add("svc");
+        command.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
+        {
+            var services = await client.GetServicesAsync(cancellationToken).ConfigureAwait(false);
+            if (IsJson(parse, output))
+            {
+                await stdout.WriteLineAsync(JsonSerializer.Serialize(services, ApiJsonContext.Indented.ListServiceDto)).ConfigureAwait(false);
+                return 0;
+            }
+            var table = new TableWriter("ID", "APP", "PROTOCOL", "REQUESTED", "BOUND", "ADVERTISED", "AGE");
+            var now = DateTimeOffset.UtcNow;
+            foreach (var s in services)
+            {
+                table.Add(s.Id, $"{s.AppName} ({s.AppId})", s.Protocol, s.Requested, s.Bound, s.Advertised, TableWriter.Age(s.CreatedAt, now));
+            }
+            return Print(parse, table, services.Count, "services");
+        }));
+        return command;
+    }
+
+    private static Command CreateGetRefs()
+    {
+        var name = RejectOptionLike(new Argument<string?>("NAME") { Description = "One ref's name.", Arity = ArgumentArity.ZeroOrOne });
+        var (output, api) = (CreateOutputOption(), CreateApiOption());
+        var command = new Command("refs", "List the service references.") { name, output, api };
+        command.Aliases.Add("ref");
+        command.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
+        {
+            var refs = parse.GetValue(name) is { } one
+                ? [await client.GetRefAsync(one, cancellationToken).ConfigureAwait(false)]
+                : await client.GetRefsAsync(cancellationToken).ConfigureAwait(false);
+            if (IsJson(parse, output))
+            {
+                var json = parse.GetValue(name) is null
+                    ? JsonSerializer.Serialize(refs, ApiJsonContext.Indented.ListRefDto)
+                    : JsonSerializer.Serialize(refs[0], ApiJsonContext.Indented.RefDto);
+                await stdout.WriteLineAsync(json).ConfigureAwait(false);
+                return 0;
+            }
+            var table = new TableWriter("NAME", "VIP", "SELECTOR", "CLIENTS", "DNS", "BACKENDS", "AGE");
+            var now = DateTimeOffset.UtcNow;
+            foreach (var r in refs)
+            {
+                table.Add(r.Name, r.Vip, r.Selector, r.Clients, r.Dns,
+                    r.Backends.ToString(System.Globalization.CultureInfo.InvariantCulture), TableWriter.Age(r.CreatedAt, now));
+            }
+            return Print(parse, table, refs.Count, "refs");
+        }));
+        return command;
+    }
+
+    /// <summary>
+    /// Makes an unknown flag in an argument's place a usage error: System.CommandLine would otherwise take
+    /// <c>ax get refs --bogus</c> as a request for the ref named "--bogus". No name or id starts with '-'.
+    /// </summary>
+    private static Argument<T> RejectOptionLike<T>(Argument<T> argument)
+    {
+        argument.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens)
+            {
+                if (token.Value.StartsWith('-'))
+                {
+                    result.AddError($"Unrecognized command or argument '{token.Value}'.");
+                }
+            }
+        });
+        return argument;
+    }
+
+    private static Option<string> CreateOutputOption()
+    {
+        var option = new Option<string>("--output", "-o")
+        {
+            Description = "The output format: a table, or the API's JSON.",
+            HelpName = "table|json",
+            DefaultValueFactory = _ => "table",
+        };
+        option.AcceptOnlyFromAmong("table", "json");
+        return option;
+    }
+
+    private static bool IsJson(ParseResult parse, Option<string> output) =>
+        string.Equals(parse.GetValue(output), "json", StringComparison.Ordinal);
+
+    private static int Print(ParseResult parse, TableWriter table, int count, string what)
+    {
+        if (count == 0)
+        {
+            // As kubectl: nothing on stdout (scripts see an empty list), a note for the person on stderr.
+            parse.InvocationConfiguration.Error.WriteLine($"No {what} found.");
+            return 0;
+        }
+        table.WriteTo(parse.InvocationConfiguration.Output);
+        return 0;
+    }
+
+    private static string UserLabels(Dictionary<string, string> labels) =>
+        string.Join(',', labels.Where(l => !l.Key.StartsWith("ax.", StringComparison.Ordinal)).Select(l => $"{l.Key}={l.Value}"));
+
+    /// <summary>
+    /// Resolves the socket, runs <paramref name="action"/> with a client, and turns the failures into plain
+    /// messages on stderr and exit code 1.
+    /// </summary>
+    private static async Task<int> RunAsync(ParseResult parse, Option<string> api, Func<AxApiClient, TextWriter, Task<int>> action)
+    {
+        var stderr = parse.InvocationConfiguration.Error;
+        try
+        {
+            using var client = new AxApiClient(ApiSocketPath.Resolve(parse.GetValue(api)));
+            return await action(client, parse.InvocationConfiguration.Output).ConfigureAwait(false);
+        }
+        catch (AxApiException e)
+        {
+            if (e.Details.Count > 1)
+            {
+                foreach (var detail in e.Details)
+                {
+                    await stderr.WriteLineAsync($"ax: {detail.Message}").ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                await stderr.WriteLineAsync($"ax: {e.Message}").ConfigureAwait(false);
+            }
+            return Failure;
+        }
+        catch (Exception e) when (e is DaemonUnreachableException or InvalidOperationException)
+        {
+            await stderr.WriteLineAsync($"ax: {e.Message}").ConfigureAwait(false);
+            return Failure;
+        }
+    }
+}

@@ -1,0 +1,222 @@
+using System.Collections;
+using System.Net.Sockets;
+using Istio.AppSwitch.Dataplane.Interception;
+using Istio.AppSwitch.Interop;
+
+namespace Istio.AppSwitch.Cli.Run;
+
+/// <summary>What <c>ax run</c> was asked to start.</summary>
+/// <param name="Command">The command and its arguments.</param>
+/// <param name="Name"><c>--name</c>.</param>
+/// <param name="Labels"><c>--labels</c>, parsed.</param>
+/// <param name="Ip"><c>--ip</c>.</param>
+/// <param name="ApiSocketPath">The daemon's API socket (the launch socket sits beside it).</param>
+internal sealed record LaunchPlan(IReadOnlyList<string> Command, string? Name, Dictionary<string, string> Labels, string? Ip, string ApiSocketPath);
+
+/// <summary>
+/// Starts a program under ax: installs the seccomp filter, hands its listener to the daemon, then becomes the
+/// program with <c>execve</c>, so the program keeps this process's pid, its stdio, and its exit code.
+/// </summary>
+/// <remarks>
+/// <para>The filter applies only to the thread that installs it (no TSYNC) and survives <c>execve</c>, so one
+/// dedicated thread installs it and later calls <c>execve</c>; the kernel then ends every other thread. Between the
+/// two, that thread only waits on a futex: a trapped call there would wait on a listener that nobody reads yet.
+/// The main thread, which has no filter, talks to the daemon.</para>
+/// <para>The program never starts without interception: if the daemon cannot be reached or refuses, the
+/// launcher exits with <see cref="DaemonUnavailable"/> and the program is not run.</para>
+/// </remarks>
+internal static class Launcher
+{
+    /// <summary>ax itself failed (daemon unreachable, launch refused); as <c>docker run</c> uses 125.</summary>
+    public const int DaemonUnavailable = 125;
+
+    /// <summary>The command was found but could not be executed.</summary>
+    public const int CannotExecute = 126;
+
+    /// <summary>The command was not found.</summary>
+    public const int NotFound = 127;
+
+    public static int Run(LaunchPlan plan, TextWriter stderr)
+    {
+        var program = plan.Command[0];
+        var path = ResolveExecutable(program);
+        if (path is null)
+        {
+            stderr.WriteLine($"ax: {program}: command not found");
+            return NotFound;
+        }
+
+        var launchSocketPath = LaunchProtocol.LaunchSocketPath(plan.ApiSocketPath);
+        using var daemon = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            daemon.Connect(new UnixDomainSocketEndPoint(launchSocketPath));
+        }
+        catch (SocketException ex)
+        {
+            stderr.WriteLine($"ax: cannot reach the ax daemon at {plan.ApiSocketPath}: {ex.Message} (is 'ax daemon' running?); not starting {program} without interception");
+            return DaemonUnavailable;
+        }
+
+        using var exec = PreparedExec.Create(path, plan.Command, CurrentEnvironment());
+        using var execThread = new ExecThread(exec);
+        if (execThread.InstallError is { } installError)
+        {
+            stderr.WriteLine($"ax: cannot install the seccomp filter: {installError.Message}; not starting {program}");
+            return DaemonUnavailable;
+        }
+
+        LaunchResponse response;
+        try
+        {
+            var request = new LaunchRequest { Name = plan.Name, Labels = plan.Labels, Ip = plan.Ip, Command = [.. plan.Command] };
+            response = Exchange(daemon, request, execThread.Listener!);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or InvalidDataException)
+        {
+            stderr.WriteLine($"ax: the ax daemon at {plan.ApiSocketPath} did not accept {program}: {ex.Message}; not starting it");
+            return DaemonUnavailable;
+        }
+        if (response.Error is not null || response.AppId is null)
+        {
+            stderr.WriteLine($"ax: the ax daemon refused to start {program}: {response.Error ?? "no app id in its answer"}");
+            return DaemonUnavailable;
+        }
+
+        // The daemon holds its own copy of the listener; ours must not outlive the exec (it is CLOEXEC anyway).
+        execThread.Listener!.Dispose();
+        var error = execThread.Execute();
+        stderr.WriteLine($"ax: cannot execute {path}: {error}");
+        return error == Errno.ENOENT ? NotFound : CannotExecute;
+    }
+
+    private static LaunchResponse Exchange(Socket daemon, LaunchRequest request, SafeSeccompListenerHandle listener)
+    {
+        var frame = LaunchProtocol.Encode(request, LaunchJsonContext.Default);
+        Span<int> fds = [listener.Value];
+        var error = Sockets.SendWithFds(daemon.SafeHandle, frame, fds);
+        if (error != Errno.Success)
+        {
+            throw new IOException($"sending the seccomp listener failed: {error}");
+        }
+
+        var prefix = new byte[4];
+        ReceiveExactly(daemon, prefix);
+        var length = LaunchProtocol.ReadLength(prefix);
+        if (length < 0)
+        {
+            throw new InvalidDataException("the daemon's answer has an invalid length");
+        }
+        var body = new byte[length];
+        ReceiveExactly(daemon, body);
+        return LaunchProtocol.Decode<LaunchResponse>(body, LaunchJsonContext.Default)
+            ?? throw new InvalidDataException("the daemon's answer is not valid JSON");
+    }
+
+    private static void ReceiveExactly(Socket socket, Span<byte> buffer)
+    {
+        while (!buffer.IsEmpty)
+        {
+            var n = socket.Receive(buffer);
+            if (n == 0)
+            {
+                throw new IOException("the daemon closed the connection");
+            }
+            buffer = buffer[n..];
+        }
+    }
+
+    /// <summary>execvp's lookup: a name with a slash is a path; otherwise the first executable match in PATH.</summary>
+    internal static string? ResolveExecutable(string program)
+    {
+        if (program.Contains('/', StringComparison.Ordinal))
+        {
+            return File.Exists(program) ? Path.GetFullPath(program) : null;
+        }
+        var searchPath = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
+        foreach (var directory in searchPath.Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(directory, program);
+            if (File.Exists(candidate) && (File.GetUnixFileMode(candidate) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0)
+            {
+                return candidate;
+            }
+        }
+        return null;
+    }
+
+    private static List<string> CurrentEnvironment()
+    {
+        var environment = new List<string>();
+        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            environment.Add($"{entry.Key}={entry.Value}");
+        }
+        return environment;
+    }
+
+    /// <summary>The thread that carries the filter: it installs it at once, then waits to exec.</summary>
+    private sealed class ExecThread : IDisposable
+    {
+        private readonly PreparedExec _exec;
+        private readonly ManualResetEventSlim _installed = new();
+        private readonly ManualResetEventSlim _go = new();
+        private readonly ManualResetEventSlim _failed = new();
+        private readonly Thread _thread;
+        private bool _proceed;
+        private Errno _execError;
+
+        public ExecThread(PreparedExec exec)
+        {
+            _exec = exec;
+            _thread = new Thread(Body) { IsBackground = true, Name = "ax-exec" };
+            _thread.Start();
+            _installed.Wait();
+        }
+
+        public SafeSeccompListenerHandle? Listener { get; private set; }
+
+        public Exception? InstallError { get; private set; }
+
+        /// <summary>Lets the thread exec. Returns only if execve failed.</summary>
+        public Errno Execute()
+        {
+            _proceed = true;
+            _go.Set();
+            _failed.Wait();
+            return _execError;
+        }
+
+        public void Dispose()
+        {
+            // Reached only when the program was not started: release the thread without exec.
+            _go.Set();
+            _thread.Join();
+            _installed.Dispose();
+            _go.Dispose();
+            _failed.Dispose();
+        }
+
+        private void Body()
+        {
+            try
+            {
+                Listener = Seccomp.InstallListenerFilter(TrappedSyscalls.All);
+            }
+            catch (InteropException ex)
+            {
+                InstallError = ex;
+                _installed.Set();
+                return;
+            }
+            _installed.Set();
+            _go.Wait();
+            if (!_proceed)
+            {
+                return;
+            }
+            _execError = CurrentProcess.Execve(_exec);
+            _failed.Set();
+        }
+    }
+}

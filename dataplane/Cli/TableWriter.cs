@@ -1,0 +1,58 @@
+namespace Istio.AppSwitch.Cli;
+
+/// <summary>
+/// Writes rows as kubectl does: an upper-case header, columns padded to their widest cell and separated by three
+/// spaces, no borders, no trailing spaces. Scripts can split the lines on whitespace.
+/// </summary>
+internal sealed class TableWriter
+{
+    private const int Gap = 3;
+    private readonly string[] _header;
+    private readonly List<string[]> _rows = [];
+
+    public TableWriter(params string[] header)
+    {
+        _header = header;
+    }
+
+    /// <summary>Adds a row; empty cells print as <c>&lt;none&gt;</c>, as in kubectl.</summary>
+    public void Add(params string?[] cells)
+    {
+        if (cells.Length != _header.Length)
+        {
+            throw new ArgumentException($"a row has {_header.Length} cells, not {cells.Length}", nameof(cells));
+        }
+        _rows.Add(cells.Select(c => string.IsNullOrEmpty(c) ? "<none>" : c).ToArray());
+    }
+
+    public void WriteTo(TextWriter writer)
+    {
+        var widths = new int[_header.Length];
+        foreach (var row in _rows.Prepend(_header))
+        {
+            for (var i = 0; i < row.Length; i++)
+            {
+                widths[i] = Math.Max(widths[i], row[i].Length);
+            }
+        }
+        foreach (var row in _rows.Prepend(_header))
+        {
+            var line = string.Concat(row.Select((cell, i) => i == row.Length - 1 ? cell : cell.PadRight(widths[i] + Gap)));
+            writer.WriteLine(line.TrimEnd());
+        }
+    }
+
+    /// <summary>An age as kubectl prints it: <c>45s</c>, <c>12m</c>, <c>3h</c>, <c>5d</c>.</summary>
+    public static string Age(DateTimeOffset since, DateTimeOffset now)
+    {
+        var age = now - since;
+        if (age < TimeSpan.Zero)
+        {
+            age = TimeSpan.Zero;
+        }
+        return age.TotalSeconds < 120 ? $"{(int)age.TotalSeconds}s"
+            : age.TotalMinutes < 120 ? $"{(int)age.TotalMinutes}m"
+            : age.TotalHours < 48 ? $"{(int)age.TotalHours}h"
+            : $"{(int)age.TotalDays}d";
+    }
+}

@@ -1,0 +1,71 @@
+using Istio.AppSwitch.Dataplane.Policy;
+using Istio.AppSwitch.Dataplane.Registry;
+
+namespace Istio.AppSwitch.Dataplane.Api;
+
+/// <summary>Turns the daemon's model into the API's JSON shapes.</summary>
+public static class ApiMapper
+{
+    /// <summary>An application.</summary>
+    public static AppDto ToDto(AppRecord app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return new AppDto
+        {
+            Id = app.Id,
+            Name = app.Name,
+            Labels = ToDictionary(app.Labels),
+            Ip = app.Ip?.ToString(),
+            Pid = app.Pid,
+            Uid = app.Uid,
+            Command = [.. app.Command],
+            StartedAt = app.StartedAt,
+        };
+    }
+
+    /// <summary>A service.</summary>
+    public static ServiceDto ToDto(ServiceRecord service)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        return new ServiceDto
+        {
+            Id = service.Id,
+            AppId = service.AppId,
+            AppName = service.AppName,
+            Labels = ToDictionary(service.Labels),
+            Protocol = service.Protocol == TransportProtocol.Tcp ? "tcp" : "udp",
+            Requested = service.Requested.ToString(),
+            Bound = service.Bound.ToString(),
+            Advertised = service.Advertised?.ToString(),
+            Target = service.Target.ToString(),
+            SocketInode = service.SocketInode,
+            CreatedAt = service.CreatedAt,
+        };
+    }
+
+    /// <summary>A ref, with the number of live backends its selector matches now.</summary>
+    public static RefDto ToDto(ServiceRef reference, int backends)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        return new RefDto
+        {
+            Name = reference.Name,
+            Vip = reference.Vip.ToString(),
+            Selector = reference.Selector.Text,
+            Clients = reference.Clients.IsEmpty ? null : reference.Clients.Text,
+            Dns = reference.Dns,
+            Backends = backends,
+            CreatedAt = reference.CreatedAt,
+        };
+    }
+
+    private static Dictionary<string, string> ToDictionary(Labels labels)
+    {
+        var result = new Dictionary<string, string>(labels.Count, StringComparer.Ordinal);
+        foreach (var (key, value) in labels)
+        {
+            result[key] = value;
+        }
+        return result;
+    }
+}

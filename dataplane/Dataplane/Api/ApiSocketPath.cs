@@ -1,0 +1,48 @@
+namespace Istio.AppSwitch.Dataplane.Api;
+
+/// <summary>
+/// Where the daemon's API socket is: the one rule shared by <c>ax daemon</c>, <c>ax run</c> and every client
+/// command, so that they always agree.
+/// </summary>
+public static class ApiSocketPath
+{
+    /// <summary>The environment variable that names the socket when <c>--api</c> is not given.</summary>
+    public const string EnvironmentVariable = "AX_API";
+
+    /// <summary>The socket of a daemon run as root.</summary>
+    public const string RootDefault = "/run/ax/ax.sock";
+
+    /// <summary>
+    /// Resolves the socket path: <paramref name="explicitPath"/> (<c>--api</c>), else <c>$AX_API</c>, else
+    /// <c>/run/ax/ax.sock</c> for root, else <c>$XDG_RUNTIME_DIR/ax/ax.sock</c>. Throws
+    /// <see cref="InvalidOperationException"/> with a message for the user when none of them applies.
+    /// </summary>
+    public static string Resolve(string? explicitPath) =>
+        Resolve(explicitPath, Environment.GetEnvironmentVariable, ProcessIdentity.EffectiveUserId);
+
+    /// <summary><see cref="Resolve(string?)"/> with the environment and uid given, for tests.</summary>
+    public static string Resolve(string? explicitPath, Func<string, string?> environment, uint effectiveUserId)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        if (!string.IsNullOrEmpty(explicitPath))
+        {
+            return Path.GetFullPath(explicitPath);
+        }
+        var fromEnvironment = environment(EnvironmentVariable);
+        if (!string.IsNullOrEmpty(fromEnvironment))
+        {
+            return Path.GetFullPath(fromEnvironment);
+        }
+        if (effectiveUserId == 0)
+        {
+            return RootDefault;
+        }
+        var runtimeDir = environment("XDG_RUNTIME_DIR");
+        if (string.IsNullOrEmpty(runtimeDir))
+        {
+            throw new InvalidOperationException(
+                "cannot find the ax API socket: XDG_RUNTIME_DIR is not set; pass --api PATH or set AX_API");
+        }
+        return Path.Combine(runtimeDir, "ax", "ax.sock");
+    }
+}

@@ -1,0 +1,92 @@
+using System.Collections.Concurrent;
+using Istio.AppSwitch.Dataplane.Registry;
+using Istio.AppSwitch.Interop;
+
+namespace Istio.AppSwitch.Dataplane.Interception;
+
+/// <summary>
+/// One application under ax: the process tree that shares one seccomp listener. Forked children and exec'd
+/// programs inherit the filter, so they notify on the same listener and are the same app.
+/// </summary>
+/// <remarks>
+/// The socket tables are keyed by socket inode, not by fd: fd numbers are per fd table (a forked child has its
+/// own), but the inode names the socket itself, across <c>dup</c>, <c>fork</c> and <c>SCM_RIGHTS</c>. ax does not
+/// see <c>close</c>, so entries are pruned by <see cref="SocketSweeper"/> against the kernel's list of live sockets.
+/// </remarks>
+internal sealed class InterceptedApp : IDisposable
+{
+    private IDisposable? _listenerRegistration;
+    private IDisposable? _exitRegistration;
+    private int _disposed;
+
+    public InterceptedApp(AppRecord record, SafeSeccompListenerHandle listener, SafePidFdHandle? process)
+    {
+        Record = record;
+        Listener = listener;
+        Process = process;
+    }
+
+    /// <summary>The registry's view of the app: id, name, labels.</summary>
+    public AppRecord Record { get; }
+
+    /// <summary>The seccomp listener: every trapped call of the app's process tree arrives here.</summary>
+    public SafeSeccompListenerHandle Listener { get; }
+
+    /// <summary>The pidfd of the launched process (the tree's root), readable when it exits; null if it was gone already.</summary>
+    public SafePidFdHandle? Process { get; }
+
+    /// <summary>Addresses ax answers for, instead of the kernel: by socket inode.</summary>
+    public ConcurrentDictionary<ulong, SocketOverride> Sockets { get; } = new();
+
+    /// <summary>What the app passed to <c>bind</c>, by socket inode, until <c>listen</c> registers the service.</summary>
+    public ConcurrentDictionary<ulong, Interop.InetEndpoint> PendingBinds { get; } = new();
+
+    /// <summary>Listening sockets registered as services, by inode.</summary>
+    public ConcurrentDictionary<ulong, string> Listening { get; } = new();
+
+    /// <summary>True once the launched process has exited (its descendants may live on).</summary>
+    public bool RootExited { get; set; }
+
+    /// <summary>Counters shown by <c>ax get apps</c> and the metrics.</summary>
+    public InterceptionCounters Counters { get; } = new();
+
+    public void Attach(IDisposable listenerRegistration, IDisposable? exitRegistration)
+    {
+        _listenerRegistration = listenerRegistration;
+        _exitRegistration = exitRegistration;
+    }
+
+    /// <summary>Stops watching the launched process: a pidfd stays readable once it has exited.</summary>
+    public void DetachExit() => Interlocked.Exchange(ref _exitRegistration, null)?.Dispose();
+
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _listenerRegistration?.Dispose();
+        DetachExit();
+        // Closing the listener makes every later trapped call of the app fail with ENOSYS: only done once the
+        // whole tree is gone, or when the daemon stops.
+        Listener.Dispose();
+        Process?.Dispose();
+    }
+}
+
+/// <summary>The addresses ax reports for one socket in place of the kernel's.</summary>
+/// <param name="Peer">What <c>getpeername</c> answers (the VIP the app asked for), when <paramref name="HasPeer"/>.</param>
+/// <param name="Local">What <c>getsockname</c> answers (an <c>--ip</c> address the host lacks), when <paramref name="HasLocal"/>.</param>
+internal readonly record struct SocketOverride(Interop.InetEndpoint Peer, bool HasPeer, Interop.InetEndpoint Local, bool HasLocal);
+
+/// <summary>Per-app counters, updated with <see cref="Interlocked"/> on the notification path.</summary>
+internal sealed class InterceptionCounters
+{
+    public long Notifications;
+    public long Redirected;
+    public long Refused;
+    public long Passthrough;
+    public long Failed;
+}

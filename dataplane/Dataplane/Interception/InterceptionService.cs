@@ -1,0 +1,425 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Istio.AppSwitch.Dataplane.Policy;
+using Istio.AppSwitch.Dataplane.Registry;
+using Istio.AppSwitch.Interop;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Istio.AppSwitch.Dataplane.Interception;
+
+/// <summary>Settings of the interception side of the daemon.</summary>
+public sealed record InterceptionOptions
+{
+    /// <summary>Where <c>ax run</c> hands over its seccomp listener (see <see cref="LaunchProtocol"/>).</summary>
+    public required string LaunchSocketPath { get; init; }
+
+    /// <summary>The launch socket's file mode.</summary>
+    public UnixFileMode LaunchSocketMode { get; init; } =
+        UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
+
+    /// <summary>How often state kept for closed sockets is dropped (see <see cref="SocketSweeper"/>).</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a launcher may take to send its request.</summary>
+    public TimeSpan LaunchTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// The interception side of <c>ax daemon</c>: accepts applications from <c>ax run</c>, answers their trapped
+/// calls through <see cref="SyscallHandler"/>, and follows them until their process tree is gone.
+/// </summary>
+/// <remarks>
+/// One reactor thread watches every seccomp listener and every pidfd. A listener becomes readable when a
+/// notification is pending and reports EPOLLHUP once no task uses the filter any more, which is when the app
+/// is removed. The pidfd of the launched process becomes readable when that process exits; its services go at
+/// once, while descendants that still hold the filter keep the app alive.
+/// </remarks>
+public sealed partial class InterceptionService : IHostedService, IDisposable
+{
+    private readonly InterceptionOptions _options;
+    private readonly ServiceRegistry _registry;
+    private readonly ILogger<InterceptionService> _logger;
+    private readonly ConcurrentDictionary<string, InterceptedApp> _apps = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly EpollReactor _reactor;
+    private readonly SyscallHandler _handler;
+    private Socket? _launchSocket;
+    private Task? _acceptLoop;
+    private Task? _sweepLoop;
+
+    /// <summary>Creates the service; nothing runs until <see cref="StartAsync"/>.</summary>
+    public InterceptionService(InterceptionOptions options, ServiceRegistry registry, RoutingTable routing, ILogger<InterceptionService> logger)
+    {
+        _options = options;
+        _registry = registry;
+        _logger = logger;
+        _reactor = new EpollReactor("ax-seccomp");
+        _handler = new SyscallHandler(routing, registry, _reactor, new SocketOptionCopier(), logger);
+    }
+
+    /// <summary>The number of applications under ax right now.</summary>
+    public int ApplicationCount => _apps.Count;
+
+    /// <inheritdoc />
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var path = _options.LaunchSocketPath;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        RemoveStaleSocket(path);
+
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Bind(new UnixDomainSocketEndPoint(path));
+            File.SetUnixFileMode(path, _options.LaunchSocketMode);
+            socket.Listen(128);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        _launchSocket = socket;
+        _acceptLoop = AcceptLoopAsync(socket, _stopping.Token);
+        _sweepLoop = SweepLoopAsync(_stopping.Token);
+        Log.Started(_logger, path);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _launchSocket?.Dispose();
+        try
+        {
+            await Task.WhenAll(_acceptLoop ?? Task.CompletedTask, _sweepLoop ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        try
+        {
+            File.Delete(_options.LaunchSocketPath);
+        }
+        catch (IOException)
+        {
+        }
+
+        // Applications still running lose their interception now: their trapped calls fail with ENOSYS from
+        // here on. Handing the listeners to a successor daemon is issue 10; see docs/architecture.md.
+        foreach (var app in _apps.Values)
+        {
+            RemoveApp(app, "daemon stopping");
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _launchSocket?.Dispose();
+        foreach (var app in _apps.Values)
+        {
+            app.Dispose();
+        }
+        _reactor.Dispose();
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket connection;
+            try
+            {
+                connection = await listener.AcceptAsync(stopping).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException && stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                Log.AcceptFailed(_logger, ex);
+                continue;
+            }
+            _ = HandleLaunchAsync(connection, stopping);
+        }
+    }
+
+    private async Task HandleLaunchAsync(Socket connection, CancellationToken stopping)
+    {
+        using (connection)
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping))
+        {
+            timeout.CancelAfter(_options.LaunchTimeout);
+            SafeSeccompListenerHandle? listener = null;
+            LaunchResponse response;
+            try
+            {
+                (var request, listener, var pid, var uid) = await ReceiveLaunchAsync(connection, timeout.Token).ConfigureAwait(false);
+                response = Admit(request, listener, pid, uid);
+                if (response.AppId is not null)
+                {
+                    listener = null; // owned by the app now
+                }
+            }
+            catch (LaunchRejectedException ex)
+            {
+                response = new LaunchResponse { Error = ex.Message };
+            }
+            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+            {
+                response = new LaunchResponse { Error = "the launch request did not arrive in time" };
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                listener?.Dispose();
+                return; // the launcher went away; it does not start the application without an answer
+            }
+            finally
+            {
+                listener?.Dispose();
+            }
+
+            if (response.Error is not null)
+            {
+                Log.LaunchRejected(_logger, response.Error);
+            }
+            try
+            {
+                await connection.SendAsync(LaunchProtocol.Encode(response, LaunchJsonContext.Default), stopping).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                // The launcher is gone and will not exec; its listener closes with it and the app's filter users
+                // drop to zero, so the app is removed through EPOLLHUP.
+            }
+        }
+    }
+
+    private static async Task<(LaunchRequest Request, SafeSeccompListenerHandle Listener, int Pid, uint Uid)> ReceiveLaunchAsync(
+        Socket connection, CancellationToken cancellationToken)
+    {
+        if (Sockets.GetPeerCredentials(connection.SafeHandle, out var pid, out var uid, out _) != Errno.Success || pid <= 0)
+        {
+            throw new LaunchRejectedException("cannot identify the launching process (SO_PEERCRED)");
+        }
+
+        var buffer = new byte[4 + LaunchProtocol.MaxMessageBytes];
+        var fds = new int[4];
+        var received = 0;
+        var fdCount = 0;
+        // The fd travels with the first bytes, so the first read must be a recvmsg that asks for it. The zero-byte
+        // receive waits for data without consuming any.
+        while (received == 0)
+        {
+            await connection.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            var error = Sockets.ReceiveWithFds(connection.SafeHandle, buffer, fds, out received, out fdCount);
+            if (error == Errno.EAGAIN)
+            {
+                continue;
+            }
+            if (error != Errno.Success || received == 0)
+            {
+                CloseAll(fds.AsSpan(0, fdCount));
+                throw new LaunchRejectedException(error == Errno.Success ? "the launcher closed the connection" : $"receiving the listener failed: {error}");
+            }
+        }
+
+        if (fdCount != 1)
+        {
+            CloseAll(fds.AsSpan(0, fdCount));
+            throw new LaunchRejectedException($"expected exactly one seccomp listener fd, got {fdCount}");
+        }
+        var listener = SafeSeccompListenerHandle.FromOwned(fds[0]);
+        try
+        {
+            while (received < 4)
+            {
+                received += await ReceiveSomeAsync(connection, buffer.AsMemory(received, 4 - received), cancellationToken).ConfigureAwait(false);
+            }
+            var length = LaunchProtocol.ReadLength(buffer);
+            if (length < 0)
+            {
+                throw new LaunchRejectedException("the launch request has an invalid length");
+            }
+            while (received < 4 + length)
+            {
+                received += await ReceiveSomeAsync(connection, buffer.AsMemory(received, 4 + length - received), cancellationToken).ConfigureAwait(false);
+            }
+            var request = LaunchProtocol.Decode<LaunchRequest>(buffer.AsSpan(4, length), LaunchJsonContext.Default)
+                ?? throw new LaunchRejectedException("the launch request is not valid JSON");
+            return (request, listener, pid, uid);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<int> ReceiveSomeAsync(Socket connection, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var n = await connection.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        return n > 0 ? n : throw new LaunchRejectedException("the launcher closed the connection mid-request");
+    }
+
+    private static void CloseAll(ReadOnlySpan<int> fds)
+    {
+        foreach (var fd in fds)
+        {
+            SafeFd.FromOwned(fd).Dispose();
+        }
+    }
+
+    /// <summary>Registers the application and starts following it. Returns the response for the launcher.</summary>
+    private LaunchResponse Admit(LaunchRequest request, SafeSeccompListenerHandle listener, int pid, uint uid)
+    {
+        if (request.Version != 1)
+        {
+            throw new LaunchRejectedException($"launch protocol version {request.Version} is not supported (this daemon speaks 1)");
+        }
+        IPAddress? ip = null;
+        if (request.Ip is not null && !IPAddress.TryParse(request.Ip, out ip))
+        {
+            throw new LaunchRejectedException($"invalid --ip \"{request.Ip}\": not an IPv4 or IPv6 address");
+        }
+
+        AppRecord record;
+        try
+        {
+            record = _registry.RegisterApp(new AppRegistration(request.Name, request.Labels, ip, pid, uid, request.Command));
+        }
+        catch (ArgumentException ex)
+        {
+            throw new LaunchRejectedException(ex.Message);
+        }
+
+        PidFd.TryOpen(pid, out var process);
+        var app = new InterceptedApp(record, listener, process);
+        _apps[record.Id] = app;
+        var listenerRegistration = _reactor.Register(listener, EpollEvents.In, OnListenerEvent, app);
+        var exitRegistration = process is null ? null : _reactor.Register(process, EpollEvents.In, OnRootExited, app);
+        app.Attach(listenerRegistration, exitRegistration);
+        Log.AppStarted(_logger, record.Id, record.Name, pid, string.Join(' ', request.Command));
+        return new LaunchResponse { AppId = record.Id };
+    }
+
+    // Reactor thread. A pending notification comes first: HUP is only acted on once nothing is left to answer.
+    private void OnListenerEvent(EpollEvents events, object? state)
+    {
+        var app = (InterceptedApp)state!;
+        if ((events & EpollEvents.In) != 0)
+        {
+            if (Seccomp.Receive(app.Listener, out var notification) == Errno.Success)
+            {
+                _handler.Handle(app, in notification);
+            }
+            return;
+        }
+        if ((events & (EpollEvents.Hup | EpollEvents.Err)) != 0)
+        {
+            RemoveApp(app, "its process tree has exited");
+        }
+    }
+
+    // Reactor thread: the launched process exited. A pidfd stays readable, so the registration goes at once.
+    private void OnRootExited(EpollEvents events, object? state)
+    {
+        var app = (InterceptedApp)state!;
+        if (app.RootExited)
+        {
+            return;
+        }
+        app.RootExited = true;
+        app.DetachExit();
+        Log.RootExited(_logger, app.Record.Id);
+        _ = Task.Run(() => Sweep(SocketSweeper.LiveSocketInodes()));
+    }
+
+    private void RemoveApp(InterceptedApp app, string reason)
+    {
+        if (!_apps.TryRemove(app.Record.Id, out _))
+        {
+            return;
+        }
+        _registry.RemoveApp(app.Record.Id);
+        app.Dispose();
+        Log.AppRemoved(_logger, app.Record.Id, reason);
+    }
+
+    private async Task SweepLoopAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(_options.SweepInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                if (_apps.Values.Any(a => !a.Sockets.IsEmpty || !a.PendingBinds.IsEmpty || !a.Listening.IsEmpty))
+                {
+                    Sweep(SocketSweeper.LiveSocketInodes());
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Drops what ax kept about sockets that no longer exist, and the services of closed listeners.</summary>
+    internal void Sweep(HashSet<ulong> live)
+    {
+        foreach (var app in _apps.Values)
+        {
+            foreach (var inode in app.Sockets.Keys)
+            {
+                if (!live.Contains(inode))
+                {
+                    app.Sockets.TryRemove(inode, out _);
+                }
+            }
+            foreach (var inode in app.PendingBinds.Keys)
+            {
+                if (!live.Contains(inode))
+                {
+                    app.PendingBinds.TryRemove(inode, out _);
+                }
+            }
+            foreach (var (inode, serviceId) in app.Listening)
+            {
+                if (!live.Contains(inode) && app.Listening.TryRemove(inode, out _))
+                {
+                    _registry.RemoveService(app.Record.Id, inode);
+                    Log.ServiceClosed(_logger, app.Record.Id, serviceId);
+                }
+            }
+        }
+    }
+
+    private static void RemoveStaleSocket(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException)
+        {
+            File.Delete(path); // nobody listens: left behind by a daemon that did not stop cleanly
+            return;
+        }
+        throw new InvalidOperationException($"another ax daemon is already serving {path}");
+    }
+}
+
+/// <summary>A launch that the daemon refuses; the message goes to the user of <c>ax run</c>.</summary>
+internal sealed class LaunchRejectedException(string message) : Exception(message);

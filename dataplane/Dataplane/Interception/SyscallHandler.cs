@@ -1,0 +1,510 @@
+using System.Buffers.Binary;
+using Istio.AppSwitch.Dataplane.Policy;
+using Istio.AppSwitch.Dataplane.Registry;
+using Istio.AppSwitch.Interop;
+using Microsoft.Extensions.Logging;
+using static Istio.AppSwitch.Interop.SocketConstants;
+
+namespace Istio.AppSwitch.Dataplane.Interception;
+
+/// <summary>
+/// Answers the trapped socket calls of applications under ax. This is the application's critical path: every
+/// method here runs while an application thread is parked in the kernel.
+/// </summary>
+/// <remarks>
+/// <para>Threading: <see cref="Handle"/> runs on the reactor thread, one notification at a time per listener. It
+/// never blocks. A decision that has to wait (a blocking connect still in progress) continues on the thread
+/// pool, so it holds up no other notification of this or any other application.</para>
+/// <para>Rules that come from the kernel's interface:</para>
+/// <list type="bullet">
+/// <item>When ax makes no decision, it answers <c>SECCOMP_USER_NOTIF_FLAG_CONTINUE</c>, and the kernel runs the call
+/// with the application's own arguments. Malformed arguments therefore get exactly the kernel's errno.</item>
+/// <item>When ax decides (a redirect), it performs the call itself on its own socket, because with CONTINUE the
+/// kernel would re-read the application's memory after the check (time of check to time of use).</item>
+/// <item>Whatever ax read from the application's memory is trusted only after
+/// <see cref="Seccomp.IsIdValid"/>: the thread may have died and its tid been reused.</item>
+/// </list>
+/// </remarks>
+internal sealed partial class SyscallHandler
+{
+    private const int MaxSockaddr = 128; // sizeof(struct sockaddr_storage)
+
+    private readonly RoutingTable _routing;
+    private readonly ServiceRegistry _registry;
+    private readonly EpollReactor _reactor;
+    private readonly SocketOptionCopier _options;
+    private readonly ILogger _logger;
+
+    public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, SocketOptionCopier options, ILogger logger)
+    {
+        _routing = routing;
+        _registry = registry;
+        _reactor = reactor;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>Answers one notification. Runs on the reactor thread; must not block.</summary>
+    public void Handle(InterceptedApp app, in SeccompNotification notification)
+    {
+        Interlocked.Increment(ref app.Counters.Notifications);
+        try
+        {
+            switch (notification.Nr)
+            {
+                case SyscallNumbers.Connect:
+                    HandleConnect(app, in notification);
+                    break;
+                case SyscallNumbers.GetPeerName:
+                    HandleAddressQuery(app, in notification, peer: true);
+                    break;
+                case SyscallNumbers.GetSockName:
+                    HandleAddressQuery(app, in notification, peer: false);
+                    break;
+                case SyscallNumbers.Bind:
+                    HandleBind(app, in notification);
+                    break;
+                case SyscallNumbers.Listen:
+                    HandleListen(app, in notification);
+                    break;
+                default:
+                    Continue(app, notification.Id);
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A bug in a handler must cost one call, never the daemon or the other applications. The call fails
+            // the way a kernel without the feature would fail it.
+            Interlocked.Increment(ref app.Counters.Failed);
+            Log.HandlerFailed(_logger, ex, app.Record.Id, SyscallNumbers.Name(notification.Nr));
+            Seccomp.Respond(app.Listener, notification.Id, -1, Errno.ENOSYS);
+        }
+    }
+
+    private static void Continue(InterceptedApp app, ulong id) => Seccomp.RespondContinue(app.Listener, id);
+
+    // connect(fd, addr, addrlen)
+    private void HandleConnect(InterceptedApp app, in SeccompNotification n)
+    {
+        var fd = (int)n.Arg0;
+        if (!TryReadSockaddr(app, in n, n.Arg1, n.Arg2, out var destination))
+        {
+            return;
+        }
+
+        var decision = _routing.Current.Resolve(app.Record, in destination);
+        if (decision.Kind == ConnectDecisionKind.NoMatch || IsInstalledByAx(app, in n, fd))
+        {
+            // A second connect on a socket ax installed is how many clients (hiredis among them) poll for
+            // completion: the kernel answers it (EISCONN, EALREADY) from the socket's state.
+            Interlocked.Increment(ref app.Counters.Passthrough);
+            Continue(app, n.Id);
+            return;
+        }
+
+        // From here ax decides, so it needs the application's socket itself (a dup of the same open file
+        // description) to learn its type and flags, and to act on it.
+        if (!TryGetAppSocket(app, in n, fd, out var appSocket, out var info))
+        {
+            return;
+        }
+        using (appSocket)
+        {
+            if (info.Type != SOCK_STREAM || info.Domain is not (AF_INET or AF_INET6))
+            {
+                // UDP and other socket types are not redirected (yet): the kernel decides.
+                Continue(app, n.Id);
+                return;
+            }
+
+            if (IsConnected(appSocket))
+            {
+                Continue(app, n.Id); // the kernel's EISCONN, not a second connection
+                return;
+            }
+
+            if (decision.Kind == ConnectDecisionKind.Refuse)
+            {
+                Interlocked.Increment(ref app.Counters.Refused);
+                Log.ConnectRefused(_logger, app.Record.Id, destination, decision.Ref?.Name);
+                Seccomp.Respond(app.Listener, n.Id, -1, Errno.ECONNREFUSED);
+                return;
+            }
+
+            Redirect(app, in n, fd, appSocket, in info, in destination, in decision);
+        }
+    }
+
+    private void Redirect(InterceptedApp app, in SeccompNotification n, int fd, SafeFd appSocket, in AppSocketInfo info,
+        in Interop.InetEndpoint destination, in ConnectDecision decision)
+    {
+        if (!TryBackendFor(info.Domain, in decision, out var backend))
+        {
+            Seccomp.Respond(app.Listener, n.Id, -1, Errno.ENETUNREACH);
+            return;
+        }
+
+        var error = Sockets.Create(info.Domain, SOCK_STREAM, 0, nonBlocking: true, closeOnExec: true, out var socket);
+        if (error != Errno.Success)
+        {
+            Seccomp.Respond(app.Listener, n.Id, -1, error);
+            return;
+        }
+
+        var installed = false;
+        try
+        {
+            _options.Copy(appSocket, socket!, info.Domain);
+
+            Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
+            var length = backend.Write(sockaddr);
+            error = Sockets.Connect(socket!, sockaddr[..length]);
+
+            if (error is not (Errno.Success or Errno.EINPROGRESS))
+            {
+                Interlocked.Increment(ref app.Counters.Refused);
+                Log.BackendConnectFailed(_logger, app.Record.Id, destination, backend, error);
+                Seccomp.Respond(app.Listener, n.Id, -1, error);
+                return;
+            }
+
+            if (error == Errno.EINPROGRESS && !info.NonBlocking)
+            {
+                // A blocking connect: the application thread stays parked until ax's connect completes, as it
+                // would in the kernel. The wait is on the reactor, not on this thread.
+                _ = CompleteBlockingConnectAsync(app, n.Id, fd, socket!, info, destination, decision.Ref?.Name);
+                installed = true; // ownership passed to the continuation
+                return;
+            }
+
+            // Connected already, or nonblocking: the socket goes in now, and a nonblocking application sees
+            // EINPROGRESS and then writability, exactly as from the kernel.
+            installed = Install(app, n.Id, fd, socket!, in info, in destination, error, decision.Ref?.Name);
+        }
+        finally
+        {
+            if (!installed)
+            {
+                socket!.Dispose();
+            }
+        }
+    }
+
+    private async Task CompleteBlockingConnectAsync(InterceptedApp app, ulong id, int fd, SafeFd socket, AppSocketInfo info,
+        Interop.InetEndpoint destination, string? refName)
+    {
+        using (socket)
+        {
+            try
+            {
+                using var timeout = info.SendTimeout > TimeSpan.Zero ? new CancellationTokenSource(info.SendTimeout) : null;
+                try
+                {
+                    await _reactor.WaitAsync(socket, EpollEvents.Out, timeout?.Token ?? CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (timeout is not null && timeout.IsCancellationRequested)
+                {
+                    // SO_SNDTIMEO expired: the kernel answers EINPROGRESS and leaves the connect running.
+                    Install(app, id, fd, socket, in info, in destination, Errno.EINPROGRESS, refName);
+                    return;
+                }
+
+                var error = Sockets.GetIntOption(socket, SOL_SOCKET, SO_ERROR, out var soError);
+                if (error == Errno.Success && soError != 0)
+                {
+                    error = (Errno)soError;
+                }
+                if (error != Errno.Success)
+                {
+                    Interlocked.Increment(ref app.Counters.Refused);
+                    Seccomp.Respond(app.Listener, id, -1, error);
+                    return;
+                }
+                Install(app, id, fd, socket, in info, in destination, Errno.Success, refName);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Interlocked.Increment(ref app.Counters.Failed);
+                Log.HandlerFailed(_logger, ex, app.Record.Id, "connect");
+                Seccomp.Respond(app.Listener, id, -1, Errno.ENOSYS);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Puts ax's connected socket in place of the application's fd and answers the connect. Returns true when the
+    /// application now holds the socket (ax's copy may then be closed: the application's keeps it open).
+    /// </summary>
+    private bool Install(InterceptedApp app, ulong id, int fd, SafeFd socket, in AppSocketInfo info,
+        in Interop.InetEndpoint destination, Errno result, string? refName)
+    {
+        if (!info.NonBlocking)
+        {
+            // Ax's socket was nonblocking to connect without a thread; the application's was not.
+            Sockets.GetStatusFlags(socket, out var flags);
+            Sockets.SetStatusFlags(socket, flags & ~O_NONBLOCK);
+        }
+
+        // SETFD without SEND: ADDFD|SEND would answer the connect with the fd number, and connect returns 0.
+        var error = Seccomp.AddFd(app.Listener, id, socket, fd, setFd: true, send: false, closeOnExec: info.CloseOnExec, out _);
+        if (error != Errno.Success)
+        {
+            // ENOENT: the thread was interrupted (a signal, its death) and the call is gone; a restarted call
+            // arrives as a new notification. Nothing to answer.
+            return false;
+        }
+
+        if (ProcFs.GetInode(socket, out var inode) == Errno.Success)
+        {
+            app.Sockets[inode] = new SocketOverride(destination, HasPeer: true, default, HasLocal: false);
+        }
+        Interlocked.Increment(ref app.Counters.Redirected);
+        Log.Redirected(_logger, app.Record.Id, destination, refName);
+        Seccomp.Respond(app.Listener, id, result == Errno.Success ? 0 : -1, result);
+        return true;
+    }
+
+    // getpeername(fd, addr, addrlen*) / getsockname(fd, addr, addrlen*)
+    private void HandleAddressQuery(InterceptedApp app, in SeccompNotification n, bool peer)
+    {
+        // Most sockets are not redirected; this check keeps their calls at one dictionary probe.
+        if (app.Sockets.IsEmpty
+            || ProcFs.GetSocketInode((int)n.Pid, (int)n.Arg0, out var inode) != Errno.Success
+            || !app.Sockets.TryGetValue(inode, out var entry)
+            || !(peer ? entry.HasPeer : entry.HasLocal)
+            || !Seccomp.IsIdValid(app.Listener, n.Id))
+        {
+            Continue(app, n.Id);
+            return;
+        }
+
+        var address = peer ? entry.Peer : entry.Local;
+        Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
+        var length = address.Write(sockaddr);
+
+        // The kernel's contract: copy at most *addrlen bytes, then store the full length in *addrlen.
+        Span<byte> lengthBytes = stackalloc byte[4];
+        if (ProcessMemory.Read((int)n.Pid, n.Arg2, lengthBytes, out var read) != Errno.Success || read != 4)
+        {
+            Seccomp.Respond(app.Listener, n.Id, -1, Errno.EFAULT);
+            return;
+        }
+        var capacity = BinaryPrimitives.ReadInt32LittleEndian(lengthBytes);
+        if (capacity < 0)
+        {
+            Seccomp.Respond(app.Listener, n.Id, -1, Errno.EINVAL);
+            return;
+        }
+        var copy = Math.Min(capacity, length);
+        BinaryPrimitives.WriteInt32LittleEndian(lengthBytes, length);
+        if ((copy > 0 && ProcessMemory.Write((int)n.Pid, n.Arg1, sockaddr[..copy], out _) != Errno.Success)
+            || ProcessMemory.Write((int)n.Pid, n.Arg2, lengthBytes, out _) != Errno.Success)
+        {
+            Seccomp.Respond(app.Listener, n.Id, -1, Errno.EFAULT);
+            return;
+        }
+        Seccomp.Respond(app.Listener, n.Id, 0, Errno.Success);
+    }
+
+    // bind(fd, addr, addrlen)
+    private void HandleBind(InterceptedApp app, in SeccompNotification n)
+    {
+        if (!TryReadSockaddr(app, in n, n.Arg1, n.Arg2, out var requested))
+        {
+            return;
+        }
+        if (ProcFs.GetSocketInode((int)n.Pid, (int)n.Arg0, out var inode) != Errno.Success || !Seccomp.IsIdValid(app.Listener, n.Id))
+        {
+            Continue(app, n.Id);
+            return;
+        }
+
+        var ip = app.Record.Ip;
+        if (ip is null || requested.IsAnyAddress || !requested.AddressEquals(ip))
+        {
+            // Remembered so the registry can show what the application asked for; the kernel binds.
+            app.PendingBinds[inode] = requested;
+            Continue(app, n.Id);
+            return;
+        }
+
+        // `ax run --ip IP` and the application binds IP, which this host may not have: bind the wildcard of the
+        // same family instead, and keep answering getsockname with IP so the application sees what it asked for.
+        if (!TryGetAppSocket(app, in n, (int)n.Arg0, out var appSocket, out _))
+        {
+            return;
+        }
+        using (appSocket)
+        {
+            var wildcard = requested.ToWildcard();
+            Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
+            var length = wildcard.Write(sockaddr);
+            var error = Sockets.Bind(appSocket, sockaddr[..length]);
+            if (error == Errno.Success)
+            {
+                app.PendingBinds[inode] = requested;
+                var local = requested;
+                if (requested.Port == 0 && Sockets.GetSockName(appSocket, sockaddr, out length) == Errno.Success
+                    && Interop.InetEndpoint.TryParse(sockaddr[..length], out var bound, out _))
+                {
+                    local = requested.WithPort(bound.Port);
+                }
+                app.Sockets[inode] = new SocketOverride(default, HasPeer: false, local, HasLocal: true);
+            }
+            Seccomp.Respond(app.Listener, n.Id, error == Errno.Success ? 0 : -1, error);
+        }
+    }
+
+    // listen(fd, backlog)
+    private void HandleListen(InterceptedApp app, in SeccompNotification n)
+    {
+        var fd = (int)n.Arg0;
+        if (!TryGetAppSocket(app, in n, fd, out var appSocket, out var info))
+        {
+            return;
+        }
+        using (appSocket)
+        {
+            if (info.Type != SOCK_STREAM || info.Domain is not (AF_INET or AF_INET6))
+            {
+                Continue(app, n.Id);
+                return;
+            }
+
+            // listen(2) on ax's dup acts on the application's socket (same open file description), and tells ax
+            // the outcome, which CONTINUE would not.
+            var error = Sockets.Listen(appSocket, (int)n.Arg1);
+            if (error == Errno.Success && ProcFs.GetInode(appSocket, out var inode) == Errno.Success && !app.Listening.ContainsKey(inode))
+            {
+                Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
+                if (Sockets.GetSockName(appSocket, sockaddr, out var length) == Errno.Success
+                    && Interop.InetEndpoint.TryParse(sockaddr[..length], out var bound, out _))
+                {
+                    var requested = app.PendingBinds.TryRemove(inode, out var asked) ? asked : bound;
+                    var service = _registry.AddService(app.Record.Id, TransportProtocol.Tcp, requested, bound, inode);
+                    app.Listening[inode] = service.Id;
+                    Log.ServiceRegistered(_logger, app.Record.Id, service.Id, bound);
+                }
+            }
+            Seccomp.Respond(app.Listener, n.Id, error == Errno.Success ? 0 : -1, error);
+        }
+    }
+
+    /// <summary>
+    /// Reads and parses a sockaddr argument. On any problem that the kernel would report itself (bad pointer, bad
+    /// length, a family ax does not handle) it answers CONTINUE and returns false, so the application gets the
+    /// kernel's own errno. Also returns false when the notification is no longer valid.
+    /// </summary>
+    private static bool TryReadSockaddr(InterceptedApp app, in SeccompNotification n, ulong address, ulong lengthArg,
+        out Interop.InetEndpoint endpoint)
+    {
+        endpoint = default;
+        var length = (int)Math.Min(lengthArg, MaxSockaddr + 1);
+        if (length is < 2 or > MaxSockaddr)
+        {
+            Continue(app, n.Id);
+            return false;
+        }
+
+        Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
+        if (ProcessMemory.Read((int)n.Pid, address, sockaddr[..length], out var read) != Errno.Success || read != length)
+        {
+            Continue(app, n.Id);
+            return false;
+        }
+        if (!Seccomp.IsIdValid(app.Listener, n.Id))
+        {
+            return false; // the thread is gone; nothing to answer, and what was read may be another process's
+        }
+        if (!Interop.InetEndpoint.TryParse(sockaddr[..length], out endpoint, out _))
+        {
+            Continue(app, n.Id);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Gets a dup of the application's fd (pidfd_getfd) and what ax needs to know about it. On failure, answers
+    /// the notification (CONTINUE, or nothing when the thread is gone) and returns false.
+    /// </summary>
+    private bool TryGetAppSocket(InterceptedApp app, in SeccompNotification n, int fd, out SafeFd appSocket, out AppSocketInfo info)
+    {
+        appSocket = null!;
+        info = default;
+        // Notifications name threads; PIDFD_THREAD opens a pidfd for any of them, not only group leaders.
+        if (PidFd.TryOpenThread((int)n.Pid, out var pidFd) != Errno.Success)
+        {
+            if (Seccomp.IsIdValid(app.Listener, n.Id))
+            {
+                Continue(app, n.Id);
+            }
+            return false;
+        }
+        using (pidFd)
+        {
+            // The pidfd pins the thread; the id check after opening it proves it is the notifying thread and not
+            // a newcomer that reused the tid.
+            if (!Seccomp.IsIdValid(app.Listener, n.Id))
+            {
+                return false;
+            }
+            var error = PidFd.GetFd(pidFd!, fd, out var dup);
+            if (error != Errno.Success)
+            {
+                // EBADF and the like: the kernel will say the same to the application.
+                Continue(app, n.Id);
+                return false;
+            }
+            appSocket = dup!;
+        }
+
+        Sockets.GetIntOption(appSocket, SOL_SOCKET, SO_TYPE, out var type);
+        Sockets.GetIntOption(appSocket, SOL_SOCKET, SO_DOMAIN, out var domain);
+        // FD_CLOEXEC belongs to the application's fd table entry, which the dup does not share: fdinfo has it.
+        if (ProcFs.GetFdInfoFlags((int)n.Pid, fd, out var statusFlags, out var closeOnExec) != Errno.Success)
+        {
+            Sockets.GetStatusFlags(appSocket, out statusFlags);
+            closeOnExec = false;
+        }
+        info = new AppSocketInfo(type, domain, (statusFlags & O_NONBLOCK) != 0, closeOnExec, SocketOptionCopier.ReadSendTimeout(appSocket));
+        return true;
+    }
+
+    private static bool IsInstalledByAx(InterceptedApp app, in SeccompNotification n, int fd) =>
+        !app.Sockets.IsEmpty
+        && ProcFs.GetSocketInode((int)n.Pid, fd, out var inode) == Errno.Success
+        && app.Sockets.TryGetValue(inode, out var entry) && entry.HasPeer;
+
+    private static bool IsConnected(SafeFd socket)
+    {
+        Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
+        return Sockets.GetPeerName(socket, sockaddr, out _) == Errno.Success;
+    }
+
+    /// <summary>Where ax connects for this decision, in the application socket's address family.</summary>
+    private static bool TryBackendFor(int domain, in ConnectDecision decision, out Interop.InetEndpoint backend)
+    {
+        backend = decision.Backend;
+        if (decision.Service is { } service && service.Bound.IsAnyAddress)
+        {
+            // A wildcard listener is reachable on the loopback of whichever family the client speaks.
+            backend = Interop.InetEndpoint.Loopback(domain, service.Bound.Port);
+            return true;
+        }
+        if (backend.Family == domain)
+        {
+            return true;
+        }
+        if (domain == AF_INET6 && backend.Family == AF_INET)
+        {
+            backend = backend.MapToIPv6();
+            return true;
+        }
+        return false; // an IPv4 socket cannot reach an IPv6-only backend
+    }
+
+    /// <summary>What ax learned about the application's socket.</summary>
+    internal readonly record struct AppSocketInfo(int Type, int Domain, bool NonBlocking, bool CloseOnExec, TimeSpan SendTimeout);
+}

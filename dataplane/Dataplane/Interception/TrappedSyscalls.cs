@@ -1,0 +1,17 @@
+using Istio.AppSwitch.Interop;
+
+namespace Istio.AppSwitch.Dataplane.Interception;
+
+/// <summary>
+/// The calls the seccomp filter of <c>ax run</c> traps. Everything else runs in the kernel untouched, so each
+/// entry here puts that call of every application on the daemon's path: add one only for a feature that needs it.
+/// </summary>
+public static class TrappedSyscalls
+{
+    /// <summary>connect, bind, listen, getsockname and getpeername.</summary>
+    public static ReadOnlySpan<int> All =>
+    [
+        SyscallNumbers.Connect, SyscallNumbers.Bind, SyscallNumbers.Listen,
+        SyscallNumbers.GetSockName, SyscallNumbers.GetPeerName,
+    ];
+}

@@ -1,0 +1,265 @@
+using System.Collections.Frozen;
+using System.Collections.Immutable;
+using Istio.AppSwitch.Dataplane.Policy.LoadBalancing;
+using Istio.AppSwitch.Dataplane.Registry;
+using Istio.AppSwitch.Interop;
+
+namespace Istio.AppSwitch.Dataplane.Policy;
+
+/// <summary>
+/// An immutable routing model: the refs, the live services, and what each ref can reach. Built off the connect
+/// path by the <see cref="RoutingTable"/> whenever the registry or the refs change, then swapped in whole.
+/// </summary>
+/// <remarks>
+/// Resolution (<see cref="Resolve"/>), in order; the first rule that yields a ref whose client selector matches
+/// the client decides:
+/// <list type="number">
+/// <item>a ref whose VIP is exactly the destination <c>IP:PORT</c>;</item>
+/// <item>a service advertised (<c>ax run --ip</c>) at the destination: as if by an exact ref, but refs win;</item>
+/// <item>CIDR refs, longest prefix first, and within one prefix an exact port before <c>*</c>.</item>
+/// </list>
+/// Several refs with the same VIP are tried most specific client selector first. A matching ref redirects to one
+/// of its live TCP services, picked by round robin among those whose port is the destination port if any is,
+/// else among all; with no live service it refuses. No match leaves the connect alone.
+/// </remarks>
+public sealed class RoutingSnapshot
+{
+    private readonly RefIndex _index;
+    private readonly RefBackends[] _backends;
+    private readonly FrozenDictionary<RouteKey, BackendSet> _advertised;
+    private readonly ILoadBalancingPolicy _policy;
+
+    private RoutingSnapshot(
+        long version,
+        RefIndex index,
+        ImmutableArray<ServiceRecord> services,
+        RefBackends[] backends,
+        FrozenDictionary<RouteKey, BackendSet> advertised)
+    {
+        Version = version;
+        _index = index;
+        ServiceArray = services;
+        _backends = backends;
+        _advertised = advertised;
+        _policy = LoadBalancingPolicies.Default;
+    }
+
+    /// <summary>The snapshot with no refs and no services: every connect is <see cref="ConnectDecisionKind.NoMatch"/>.</summary>
+    public static RoutingSnapshot Empty { get; } = new(0, RefIndex.Empty, [], [], FrozenDictionary<RouteKey, BackendSet>.Empty);
+
+    /// <summary>Increases by one with every snapshot a <see cref="RoutingTable"/> publishes.</summary>
+    public long Version { get; }
+
+    /// <summary>The refs, ordered by name.</summary>
+    public IReadOnlyList<ServiceRef> Refs => _index.Refs;
+
+    /// <summary>The live services, in registration order.</summary>
+    public IReadOnlyList<ServiceRecord> Services => ServiceArray;
+
+    internal ImmutableArray<ServiceRecord> ServiceArray { get; }
+
+    internal RefIndex Index => _index;
+
+    /// <summary>
+    /// Decides where a connect from <paramref name="client"/> to <paramref name="destination"/> goes. This is the
+    /// connect path: no allocation, no lock, no LINQ, no logging. An IPv4-mapped IPv6 destination is resolved as
+    /// its IPv4 address, so the backend of a redirect may be IPv4 for an IPv6 socket.
+    /// </summary>
+    public ConnectDecision Resolve(AppRecord client, in InetEndpoint destination)
+    {
+        var target = destination.IsIPv4MappedIPv6 ? destination.MapToIPv4() : destination;
+        if (!AddressBits.TryFrom(target, out var address))
+        {
+            return ConnectDecision.NoMatch;
+        }
+        var labels = client.Labels;
+        var port = target.Port;
+        var maxPrefix = address.IsV6 ? 128 : 32;
+
+        // 1. Exact VIP:port.
+        if (_index.Exact.TryGetValue(RouteKey.Create(address, maxPrefix, port), out var exact)
+            && FirstForClient(exact, labels) is { } exactRoute)
+        {
+            return Decide(exactRoute, port);
+        }
+
+        // 2. A service advertised at this address (ax run --ip).
+        if (_advertised.TryGetValue(RouteKey.Create(address, maxPrefix, port), out var advertised)
+            && _policy.PickBackend(advertised) is { } advertisedService)
+        {
+            return ConnectDecision.Redirect(advertisedService, null);
+        }
+
+        // 3. CIDRs, longest prefix first; in each, the exact port before any port.
+        foreach (var table in address.IsV6 ? _index.V6 : _index.V4)
+        {
+            if (table.Routes.TryGetValue(RouteKey.Create(address, table.PrefixLength, port), out var routes)
+                && FirstForClient(routes, labels) is { } portRoute)
+            {
+                return Decide(portRoute, port);
+            }
+            if (table.Routes.TryGetValue(RouteKey.Create(address, table.PrefixLength, RouteKey.AnyPort), out routes)
+                && FirstForClient(routes, labels) is { } anyRoute)
+            {
+                return Decide(anyRoute, port);
+            }
+        }
+        return ConnectDecision.NoMatch;
+    }
+
+    /// <summary>How many live TCP services <paramref name="reference"/> selects in this snapshot; 0 for an unknown ref.</summary>
+    public int CountBackends(ServiceRef reference)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        return _index.ByName.TryGetValue(reference.Name, out var route) && route.Slot < _backends.Length
+            ? _backends[route.Slot].All.Services.Length
+            : 0;
+    }
+
+    private static RefRoute? FirstForClient(RefRoute[] routes, Labels labels)
+    {
+        foreach (var route in routes)
+        {
+            if (route.Ref.Clients.Matches(labels))
+            {
+                return route;
+            }
+        }
+        return null;
+    }
+
+    private ConnectDecision Decide(RefRoute route, ushort port)
+    {
+        var backends = _backends[route.Slot].For(port);
+        return _policy.PickBackend(backends) is { } service
+            ? ConnectDecision.Redirect(service, route.Ref)
+            : ConnectDecision.Refuse(route.Ref);
+    }
+
+    /// <summary>
+    /// Builds the next snapshot from <paramref name="index"/> and <paramref name="services"/>, carrying the round
+    /// robin counters of <paramref name="previous"/> over, so that a registry change does not send the next
+    /// connects of every ref to its first backend again.
+    /// </summary>
+    internal static RoutingSnapshot Build(RefIndex index, ImmutableArray<ServiceRecord> services, RoutingSnapshot previous)
+    {
+        var tcp = services.Where(s => s.Protocol == TransportProtocol.Tcp).ToArray();
+        var selection = new SelectorIndex(tcp);
+
+        var backends = new RefBackends[index.Routes.Length];
+        foreach (var route in index.Routes)
+        {
+            var before = previous._index.ByName.TryGetValue(route.Ref.Name, out var old) && old.Slot < previous._backends.Length
+                ? previous._backends[old.Slot]
+                : null;
+            backends[route.Slot] = RefBackends.Create(selection.Select(route.Ref.Selector), before);
+        }
+
+        var advertised = new Dictionary<RouteKey, List<ServiceRecord>>();
+        foreach (var service in tcp)
+        {
+            if (service.Advertised is { } at && AddressBits.TryFrom(at, out var bits))
+            {
+                var key = RouteKey.Create(bits, bits.IsV6 ? 128 : 32, at.Port);
+                if (!advertised.TryGetValue(key, out var list))
+                {
+                    advertised[key] = list = [];
+                }
+                list.Add(service);
+            }
+        }
+        var advertisedSets = advertised.ToFrozenDictionary(
+            p => p.Key,
+            p => new BackendSet([.. p.Value], previous._advertised.TryGetValue(p.Key, out var old) ? old.Counter : 0));
+
+        return new RoutingSnapshot(previous.Version + 1, index, services, backends, advertisedSets);
+    }
+
+    /// <summary>
+    /// An inverted index of the services' labels. A selector with an equality term only looks at the services that
+    /// carry that label, so matching 10,000 selectors against the registry does not cost 10,000 full scans.
+    /// </summary>
+    private sealed class SelectorIndex
+    {
+        private readonly ServiceRecord[] _all;
+        private readonly Dictionary<(string Key, string Value), List<ServiceRecord>> _byLabel = [];
+
+        public SelectorIndex(ServiceRecord[] services)
+        {
+            _all = services;
+            foreach (var service in services)
+            {
+                foreach (var (key, value) in service.Labels)
+                {
+                    if (!_byLabel.TryGetValue((key, value), out var list))
+                    {
+                        _byLabel[(key, value)] = list = [];
+                    }
+                    list.Add(service);
+                }
+            }
+        }
+
+        /// <summary>The services <paramref name="selector"/> matches, in registration order.</summary>
+        public ServiceRecord[] Select(LabelSelector selector)
+        {
+            IReadOnlyList<ServiceRecord> candidates = _all;
+            foreach (var requirement in selector.Requirements)
+            {
+                if (requirement.Operator != LabelOperator.Equals)
+                {
+                    continue;
+                }
+                if (!_byLabel.TryGetValue((requirement.Key, requirement.Value), out var list))
+                {
+                    return [];
+                }
+                if (list.Count < candidates.Count)
+                {
+                    candidates = list;
+                }
+            }
+            var matched = new List<ServiceRecord>();
+            foreach (var service in candidates)
+            {
+                if (selector.Matches(service.Labels))
+                {
+                    matched.Add(service);
+                }
+            }
+            return [.. matched];
+        }
+    }
+}
+
+/// <summary>The backends of one ref in one snapshot: all of them, and those listening on each port.</summary>
+internal sealed class RefBackends
+{
+    private RefBackends(BackendSet all, FrozenDictionary<ushort, BackendSet> byPort)
+    {
+        All = all;
+        ByPort = byPort;
+    }
+
+    /// <summary>Every service the selector matches.</summary>
+    public BackendSet All { get; }
+
+    /// <summary>The matched services by the port of their <see cref="ServiceRecord.Target"/>.</summary>
+    public FrozenDictionary<ushort, BackendSet> ByPort { get; }
+
+    /// <summary>
+    /// The services on <paramref name="port"/> when there are any, else all: a ref for <c>VIP:6379</c> goes to the
+    /// app's port 6379 rather than to its metrics port, and to whatever port the app has when none is 6379.
+    /// </summary>
+    public BackendSet For(ushort port) => ByPort.TryGetValue(port, out var set) ? set : All;
+
+    public static RefBackends Create(ServiceRecord[] services, RefBackends? previous)
+    {
+        var byPort = services
+            .GroupBy(s => s.Target.Port)
+            .ToFrozenDictionary(
+                g => g.Key,
+                g => new BackendSet([.. g], previous is not null && previous.ByPort.TryGetValue(g.Key, out var old) ? old.Counter : 0));
+        return new RefBackends(new BackendSet(services, previous?.All.Counter ?? 0), byPort);
+    }
+}

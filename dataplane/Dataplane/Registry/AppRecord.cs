@@ -1,0 +1,46 @@
+using System.Net;
+
+namespace Istio.AppSwitch.Dataplane.Registry;
+
+/// <summary>An application running under ax, as the registry knows it. Immutable.</summary>
+public sealed class AppRecord
+{
+    internal AppRecord(string id, string name, Labels labels, IPAddress? ip, int pid, uint uid, IReadOnlyList<string> command, DateTimeOffset startedAt)
+    {
+        Id = id;
+        Name = name;
+        Labels = labels;
+        Ip = ip;
+        Pid = pid;
+        Uid = uid;
+        Command = command;
+        StartedAt = startedAt;
+    }
+
+    /// <summary>The daemon-unique id: <c>app-1</c>, <c>app-2</c>, ...</summary>
+    public string Id { get; }
+
+    /// <summary><c>--name</c>, or the command's base name.</summary>
+    public string Name { get; }
+
+    /// <summary>The user's labels plus the system labels <c>ax.user</c>, <c>ax.host</c> and <c>ax.app</c>.</summary>
+    public Labels Labels { get; }
+
+    /// <summary><c>--ip</c>, or null.</summary>
+    public IPAddress? Ip { get; }
+
+    /// <summary>The pid of the process ax started.</summary>
+    public int Pid { get; }
+
+    /// <summary>The uid it runs as.</summary>
+    public uint Uid { get; }
+
+    /// <summary>The command line.</summary>
+    public IReadOnlyList<string> Command { get; }
+
+    /// <summary>When it was registered.</summary>
+    public DateTimeOffset StartedAt { get; }
+
+    /// <summary>The id and name, for logs.</summary>
+    public override string ToString() => $"{Id} ({Name})";
+}

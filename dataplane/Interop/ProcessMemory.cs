@@ -1,0 +1,67 @@
+using static Istio.AppSwitch.Interop.Interop.Sys;
+
+namespace Istio.AppSwitch.Interop;
+
+/// <summary>
+/// Reads and writes another process's memory with process_vm_readv/process_vm_writev (one copy, no ptrace stop).
+/// The caller needs ptrace access to the target (same uid without no-dumpable, or CAP_SYS_PTRACE).
+/// </summary>
+public static class ProcessMemory
+{
+    /// <summary>
+    /// Copies up to <c>destination.Length</c> bytes at <paramref name="address"/> in <paramref name="pid"/>
+    /// (a process or thread id). A range that runs into an unmapped page is read partially:
+    /// <paramref name="bytesRead"/> is then smaller. Returns EFAULT when the first byte is not readable, ESRCH when
+    /// the task is gone, EPERM without ptrace access. The pid may name a different process by the time this
+    /// returns: validate the notification id afterwards. Does not allocate.
+    /// </summary>
+    public static unsafe Errno Read(int pid, ulong address, Span<byte> destination, out int bytesRead)
+    {
+        bytesRead = 0;
+        if (destination.IsEmpty)
+        {
+            return Errno.Success;
+        }
+
+        fixed (byte* buffer = destination)
+        {
+            var local = new IOVector { Base = buffer, Length = (nuint)destination.Length };
+            var remote = new IOVector { Base = (void*)address, Length = (nuint)destination.Length };
+            nint result = ProcessVmReadv(pid, &local, 1, &remote, 1, 0);
+            if (result < 0)
+            {
+                return Interop.LastErrno;
+            }
+
+            bytesRead = (int)result;
+            return Errno.Success;
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="source"/> to <paramref name="address"/> in <paramref name="pid"/>. Partial writes
+    /// are reported through <paramref name="bytesWritten"/>, errors as for <see cref="Read"/>. Does not allocate.
+    /// </summary>
+    public static unsafe Errno Write(int pid, ulong address, ReadOnlySpan<byte> source, out int bytesWritten)
+    {
+        bytesWritten = 0;
+        if (source.IsEmpty)
+        {
+            return Errno.Success;
+        }
+
+        fixed (byte* buffer = source)
+        {
+            var local = new IOVector { Base = buffer, Length = (nuint)source.Length };
+            var remote = new IOVector { Base = (void*)address, Length = (nuint)source.Length };
+            nint result = ProcessVmWritev(pid, &local, 1, &remote, 1, 0);
+            if (result < 0)
+            {
+                return Interop.LastErrno;
+            }
+
+            bytesWritten = (int)result;
+            return Errno.Success;
+        }
+    }
+}

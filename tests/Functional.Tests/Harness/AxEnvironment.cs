@@ -1,0 +1,122 @@
+using System.Net;
+using System.Net.Sockets;
+
+using Istio.AppSwitch.Tests.Common.Tools;
+
+namespace Istio.AppSwitch.Functional.Tests.Harness;
+
+/// <summary>
+/// A real <c>ax daemon</c> process on a private API socket, and helpers that run real programs under it.
+/// Shared by the tests of one class (xunit class fixture); each test uses its own ref names, VIPs and ports.
+/// </summary>
+public sealed class AxEnvironment : IAsyncLifetime
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("ax-functional-").FullName;
+    private ExternalProcess? _daemon;
+
+    /// <summary>The <c>ax</c> executable built with the tests.</summary>
+    public static string AxPath { get; } = LocateAx();
+
+    public string ApiSocket => Path.Combine(_directory, "ax.sock");
+
+    public ExternalProcess Daemon => _daemon ?? throw new InvalidOperationException("the daemon is not running");
+
+    /// <summary>The environment every ax command of this fixture runs with: it points at this daemon.</summary>
+    public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string> { ["AX_API"] = ApiSocket };
+
+    public async Task InitializeAsync()
+    {
+        _daemon = ExternalProcess.Start(AxPath, ["daemon", "--api", ApiSocket], environment: new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Debug" });
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!File.Exists(ApiSocket) || !File.Exists(ApiSocket + ".launch"))
+        {
+            if (_daemon.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"ax daemon did not start.\n{_daemon.Stderr}");
+            }
+            await Task.Delay(25);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_daemon is not null)
+        {
+            _daemon.Signal();
+            try
+            {
+                await _daemon.WaitForExitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (TimeoutException)
+            {
+            }
+            _daemon.Dispose();
+        }
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>Runs an ax CLI command against this daemon.</summary>
+    public Task<ProcessResult> AxAsync(params string[] arguments) =>
+        ExternalProcess.RunAsync(AxPath, arguments, TimeSpan.FromSeconds(30), environment: Environment);
+
+    /// <summary>Runs a program under ax to completion.</summary>
+    public Task<ProcessResult> RunUnderAxAsync(string[] runOptions, string[] command, TimeSpan? timeout = null) =>
+        ExternalProcess.RunAsync(AxPath, ["run", .. runOptions, "--", .. command], timeout ?? TimeSpan.FromSeconds(60), environment: Environment);
+
+    /// <summary>Starts a long-running program (a server) under ax.</summary>
+    public ExternalProcess StartUnderAx(string[] runOptions, string[] command) =>
+        ExternalProcess.Start(AxPath, ["run", .. runOptions, "--", .. command], environment: Environment);
+
+    /// <summary>Creates a ref and fails the test if the daemon refuses it.</summary>
+    public async Task CreateRefAsync(string name, string vip, string selector, string? clients = null)
+    {
+        string[] args = clients is null
+            ? ["create", "ref", name, "--vip", vip, "--selector", selector]
+            : ["create", "ref", name, "--vip", vip, "--selector", selector, "--clients", clients];
+        var result = await AxAsync(args);
+        Assert.True(result.ExitCode == 0, $"ax create ref failed: {result}");
+    }
+
+    /// <summary>Waits until the registry lists a service bound to <paramref name="port"/>.</summary>
+    public async Task WaitForServiceAsync(int port, ExternalProcess server, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var services = await AxAsync("get", "services", "-o", "json");
+            if (services.ExitCode == 0 && services.Stdout.Contains($":{port}\"", StringComparison.Ordinal))
+            {
+                return;
+            }
+            if (server.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"no service on port {port} was registered.\nservices: {services}\nserver stdout: {server.Stdout}\nserver stderr: {server.Stderr}\ndaemon: {Daemon.Stderr}");
+            }
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>A TCP port nobody listens on right now, on 127.0.0.1.</summary>
+    public static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private static string LocateAx()
+    {
+        var beside = Path.Combine(AppContext.BaseDirectory, "ax");
+        if (File.Exists(beside))
+        {
+            return beside;
+        }
+        throw new FileNotFoundException($"the ax executable was not found beside the tests in {AppContext.BaseDirectory}");
+    }
+}

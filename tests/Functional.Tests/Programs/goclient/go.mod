@@ -1,0 +1,3 @@
+module axtest/goclient
+
+go 1.19

@@ -1,2 +1,0 @@
-namespace Istio.AppSwitch.Grpc;
-internal static class Placeholder { }

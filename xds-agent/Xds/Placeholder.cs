@@ -1,2 +1,0 @@
-namespace Istio.AppSwitch.Xds;
-internal static class Placeholder { }
