@@ -27,7 +27,9 @@ internal static class AxCommandLine
     /// <summary>Parses and runs one command line; returns the process exit code.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = Create(stdout, stderr);
+        // `ax run` is on every application's start-up path: build only its command, so that the daemon's and
+        // the API client's assemblies (ASP.NET Core among them) are never loaded for it.
+        var root = args.Length > 0 && args[0] == "run" ? CreateForRun(stderr) : Create(stdout, stderr);
         var result = root.Parse(args);
         var configuration = new InvocationConfiguration { Output = stdout, Error = stderr };
 
@@ -51,12 +53,21 @@ internal static class AxCommandLine
         return UsageError;
     }
 
+    private const string Description =
+        "ax: AppSwitch for Istio. Puts the control path of an application's socket API under the mesh's " +
+        "policy and hands the application sockets connected straight to their destination, with no proxy " +
+        "in the data path.";
+
+    private static RootCommand CreateForRun(TextWriter stderr)
+    {
+        var root = new RootCommand(Description);
+        root.Subcommands.Add(RunCommand.Create(stderr));
+        return root;
+    }
+
     internal static RootCommand Create(TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand(
-            "ax: AppSwitch for Istio. Puts the control path of an application's socket API under the mesh's " +
-            "policy and hands the application sockets connected straight to their destination, with no proxy " +
-            "in the data path.");
+        var root = new RootCommand(Description);
         root.Subcommands.Add(CreateVersionCommand(stdout));
         root.Subcommands.Add(CreateDaemonCommand());
         root.Subcommands.Add(ApiCommands.CreateGetCommand());

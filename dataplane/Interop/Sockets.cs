@@ -60,6 +60,25 @@ public static class Sockets
         }
     }
 
+    /// <summary>
+    /// Writes a <c>struct sockaddr_un</c> for <paramref name="path"/> and returns its length: what connect(2) and
+    /// bind(2) take for a Unix socket. EINVAL when the path is empty or longer than the 107 bytes sun_path holds.
+    /// </summary>
+    public static Errno WriteUnixSockaddr(string path, Span<byte> sockaddr, out int length)
+    {
+        length = 0;
+        var pathBytes = System.Text.Encoding.UTF8.GetByteCount(path);
+        if (pathBytes is 0 or > 107 || sockaddr.Length < 2 + pathBytes + 1)
+        {
+            return Errno.EINVAL;
+        }
+        sockaddr[..(2 + pathBytes + 1)].Clear();
+        BitConverter.TryWriteBytes(sockaddr, (ushort)SocketConstants.AF_UNIX);
+        System.Text.Encoding.UTF8.GetBytes(path, sockaddr[2..]);
+        length = 2 + pathBytes + 1;
+        return Errno.Success;
+    }
+
     /// <summary>bind(2).</summary>
     public static unsafe Errno Bind(SafeHandle socket, ReadOnlySpan<byte> sockaddr)
     {
@@ -70,6 +89,40 @@ public static class Sockets
     }
 
     /// <summary>listen(2).</summary>
+    /// <summary>
+    /// poll(2) on one fd. <paramref name="ready"/> holds the events that are ready (POLLIN = In, POLLOUT = Out, POLLERR,
+    /// POLLHUP), none when the timeout expired. A zero timeout asks the kernel without waiting.
+    /// </summary>
+    public static unsafe Errno Poll(SafeHandle fd, EpollEvents events, int timeoutMilliseconds, out EpollEvents ready)
+    {
+        ready = EpollEvents.None;
+        var added = false;
+        try
+        {
+            fd.DangerousAddRef(ref added);
+            var pollFd = new Interop.Sys.PollFd { Fd = (int)fd.DangerousGetHandle(), Events = (short)events };
+            int result;
+            do
+            {
+                result = Interop.Sys.Poll(&pollFd, 1, timeoutMilliseconds);
+            }
+            while (result < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
+            if (result < 0)
+            {
+                return (Errno)Marshal.GetLastPInvokeError();
+            }
+            ready = (EpollEvents)(ushort)pollFd.REvents;
+            return Errno.Success;
+        }
+        finally
+        {
+            if (added)
+            {
+                fd.DangerousRelease();
+            }
+        }
+    }
+
     public static Errno Listen(SafeHandle socket, int backlog) => Interop.ToErrno(Interop.Sys.Listen(socket, backlog));
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Collections;
-using System.Net.Sockets;
 using Istio.AppSwitch.Dataplane.Interception;
 using Istio.AppSwitch.Interop;
 
@@ -39,6 +38,7 @@ internal static class Launcher
     public static int Run(LaunchPlan plan, TextWriter stderr)
     {
         var program = plan.Command[0];
+        SafeFd? daemon = null;
         var path = ResolveExecutable(program);
         if (path is null)
         {
@@ -46,18 +46,28 @@ internal static class Launcher
             return NotFound;
         }
 
+        // Raw socket calls, not System.Net.Sockets: this is every application's start-up path, and the Socket
+        // class costs milliseconds to load for one Unix-socket connect.
         var launchSocketPath = LaunchProtocol.LaunchSocketPath(plan.ApiSocketPath);
-        using var daemon = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
+        Span<byte> sockaddr = stackalloc byte[110];
+        var error = Sockets.WriteUnixSockaddr(launchSocketPath, sockaddr, out var sockaddrLength);
+        if (error == Errno.Success)
         {
-            daemon.Connect(new UnixDomainSocketEndPoint(launchSocketPath));
+            error = Sockets.Create(SocketConstants.AF_UNIX, SocketConstants.SOCK_STREAM, 0, nonBlocking: false, closeOnExec: true, out var created);
+            daemon = created;
+            if (error == Errno.Success)
+            {
+                error = Sockets.Connect(daemon!, sockaddr[..sockaddrLength]);
+            }
         }
-        catch (SocketException ex)
+        if (error != Errno.Success)
         {
-            stderr.WriteLine($"ax: cannot reach the ax daemon at {plan.ApiSocketPath}: {ex.Message} (is 'ax daemon' running?); not starting {program} without interception");
+            daemon?.Dispose();
+            stderr.WriteLine($"ax: cannot reach the ax daemon at {plan.ApiSocketPath}: {error.GetMessage()} (is 'ax daemon' running?); not starting {program} without interception");
             return DaemonUnavailable;
         }
 
+        using var daemonSocket = daemon!;
         using var exec = PreparedExec.Create(path, plan.Command, CurrentEnvironment());
         using var execThread = new ExecThread(exec);
         if (execThread.InstallError is { } installError)
@@ -70,9 +80,9 @@ internal static class Launcher
         try
         {
             var request = new LaunchRequest { Name = plan.Name, Labels = plan.Labels, Ip = plan.Ip, Command = [.. plan.Command] };
-            response = Exchange(daemon, request, execThread.Listener!);
+            response = Exchange(daemonSocket, request, execThread.Listener!);
         }
-        catch (Exception ex) when (ex is SocketException or IOException or InvalidDataException)
+        catch (Exception ex) when (ex is IOException or InvalidDataException)
         {
             stderr.WriteLine($"ax: the ax daemon at {plan.ApiSocketPath} did not accept {program}: {ex.Message}; not starting it");
             return DaemonUnavailable;
@@ -85,16 +95,16 @@ internal static class Launcher
 
         // The daemon holds its own copy of the listener; ours must not outlive the exec (it is CLOEXEC anyway).
         execThread.Listener!.Dispose();
-        var error = execThread.Execute();
-        stderr.WriteLine($"ax: cannot execute {path}: {error}");
-        return error == Errno.ENOENT ? NotFound : CannotExecute;
+        var execError = execThread.Execute();
+        stderr.WriteLine($"ax: cannot execute {path}: {execError.GetMessage()}");
+        return execError == Errno.ENOENT ? NotFound : CannotExecute;
     }
 
-    private static LaunchResponse Exchange(Socket daemon, LaunchRequest request, SafeSeccompListenerHandle listener)
+    private static LaunchResponse Exchange(SafeFd daemon, LaunchRequest request, SafeSeccompListenerHandle listener)
     {
-        var frame = LaunchProtocol.Encode(request, LaunchJsonContext.Default);
+        var frame = LaunchProtocol.Encode(request);
         Span<int> fds = [listener.Value];
-        var error = Sockets.SendWithFds(daemon.SafeHandle, frame, fds);
+        var error = Sockets.SendWithFds(daemon, frame, fds);
         if (error != Errno.Success)
         {
             throw new IOException($"sending the seccomp listener failed: {error}");
@@ -109,15 +119,19 @@ internal static class Launcher
         }
         var body = new byte[length];
         ReceiveExactly(daemon, body);
-        return LaunchProtocol.Decode<LaunchResponse>(body, LaunchJsonContext.Default)
+        return LaunchProtocol.DecodeResponse(body)
             ?? throw new InvalidDataException("the daemon's answer is not valid JSON");
     }
 
-    private static void ReceiveExactly(Socket socket, Span<byte> buffer)
+    private static void ReceiveExactly(SafeFd socket, Span<byte> buffer)
     {
         while (!buffer.IsEmpty)
         {
-            var n = socket.Receive(buffer);
+            var error = Sockets.Receive(socket, buffer, 0, out var n);
+            if (error != Errno.Success)
+            {
+                throw new IOException($"receiving the daemon's answer failed: {error.GetMessage()}");
+            }
             if (n == 0)
             {
                 throw new IOException("the daemon closed the connection");

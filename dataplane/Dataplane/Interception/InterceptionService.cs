@@ -56,7 +56,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         _registry = registry;
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
-        _handler = new SyscallHandler(routing, registry, _reactor, new SocketOptionCopier(), logger);
+        _handler = new SyscallHandler(routing, registry, _reactor, logger);
     }
 
     /// <summary>The number of applications under ax right now.</summary>
@@ -192,7 +192,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             }
             try
             {
-                await connection.SendAsync(LaunchProtocol.Encode(response, LaunchJsonContext.Default), stopping).ConfigureAwait(false);
+                await connection.SendAsync(LaunchProtocol.Encode(response), stopping).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
             {
@@ -252,8 +252,8 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             {
                 received += await ReceiveSomeAsync(connection, buffer.AsMemory(received, 4 + length - received), cancellationToken).ConfigureAwait(false);
             }
-            var request = LaunchProtocol.Decode<LaunchRequest>(buffer.AsSpan(4, length), LaunchJsonContext.Default)
-                ?? throw new LaunchRejectedException("the launch request is not valid JSON");
+            var request = LaunchProtocol.DecodeRequest(buffer.AsMemory(4, length))
+                ?? throw new LaunchRejectedException("the launch request is not a valid launch request");
             return (request, listener, pid, uid);
         }
         catch
@@ -306,7 +306,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         var listenerRegistration = _reactor.Register(listener, EpollEvents.In, OnListenerEvent, app);
         var exitRegistration = process is null ? null : _reactor.Register(process, EpollEvents.In, OnRootExited, app);
         app.Attach(listenerRegistration, exitRegistration);
-        Log.AppStarted(_logger, record.Id, record.Name, pid, string.Join(' ', request.Command));
+        Log.AppStarted(_logger, record.Id, record.Name, pid, record.Labels.ToString(), string.Join(' ', request.Command));
         return new LaunchResponse { AppId = record.Id };
     }
 

@@ -1,6 +1,6 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace Istio.AppSwitch.Dataplane.Interception;
 
@@ -13,7 +13,7 @@ namespace Istio.AppSwitch.Dataplane.Interception;
 /// This cannot ride on the REST API: Kestrel reads with plain <c>recv</c>, and the kernel discards ancillary data
 /// (and closes the fds in it) when the reader does not ask for it. Hence a second socket beside the API socket,
 /// named <c>&lt;api&gt;.launch</c> (the way containerd serves <c>containerd.sock.ttrpc</c> beside its main socket).
-/// Framing: a 4-byte little-endian length, then UTF-8 JSON. The application's pid and uid are not in the request:
+/// Framing: a 4-byte little-endian length, then a UTF-8 JSON object. The application's pid and uid are not in the request:
 /// the daemon takes them from <c>SO_PEERCRED</c>, which the launcher cannot forge, and which names the future
 /// application because <c>execve</c> keeps the pid.
 /// </remarks>
@@ -25,19 +25,44 @@ public static class LaunchProtocol
     /// <summary>The launch socket that belongs to an API socket.</summary>
     public static string LaunchSocketPath(string apiSocketPath) => apiSocketPath + ".launch";
 
-    /// <summary>Encodes a message: length prefix and JSON.</summary>
-    public static byte[] Encode<T>(T message, JsonSerializerContext context)
+    /// <summary>Encodes a request: length prefix and JSON.</summary>
+    public static byte[] Encode(LaunchRequest request) => Frame(writer =>
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(message, typeof(T), context);
-        if (json.Length > MaxMessageBytes)
+        writer.WriteNumber("version", request.Version);
+        if (request.Name is not null)
         {
-            throw new ArgumentException($"launch message is {json.Length} bytes; the limit is {MaxMessageBytes}", nameof(message));
+            writer.WriteString("name", request.Name);
         }
-        var frame = new byte[4 + json.Length];
-        BinaryPrimitives.WriteInt32LittleEndian(frame, json.Length);
-        json.CopyTo(frame.AsSpan(4));
-        return frame;
-    }
+        writer.WriteStartObject("labels");
+        foreach (var (key, value) in request.Labels)
+        {
+            writer.WriteString(key, value);
+        }
+        writer.WriteEndObject();
+        if (request.Ip is not null)
+        {
+            writer.WriteString("ip", request.Ip);
+        }
+        writer.WriteStartArray("command");
+        foreach (var argument in request.Command)
+        {
+            writer.WriteStringValue(argument);
+        }
+        writer.WriteEndArray();
+    });
+
+    /// <summary>Encodes a response: length prefix and JSON.</summary>
+    public static byte[] Encode(LaunchResponse response) => Frame(writer =>
+    {
+        if (response.AppId is not null)
+        {
+            writer.WriteString("appId", response.AppId);
+        }
+        if (response.Error is not null)
+        {
+            writer.WriteString("error", response.Error);
+        }
+    });
 
     /// <summary>
     /// Reads the length prefix of a frame. Returns the body length, or -1 when it is outside [1, <see cref="MaxMessageBytes"/>].
@@ -48,14 +73,68 @@ public static class LaunchProtocol
         return length is > 0 and <= MaxMessageBytes ? length : -1;
     }
 
-    /// <summary>Decodes a frame body; returns null when it is not valid JSON of that type.</summary>
-    public static T? Decode<T>(ReadOnlySpan<byte> body, JsonSerializerContext context) where T : class
+    /// <summary>Decodes a request body; null when it is not a valid request.</summary>
+    public static LaunchRequest? DecodeRequest(ReadOnlyMemory<byte> body) => Decode(body, root =>
+    {
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (root.TryGetProperty("labels", out var labelsElement))
+        {
+            foreach (var label in labelsElement.EnumerateObject())
+            {
+                labels[label.Name] = label.Value.GetString() ?? throw new FormatException("a label value is not a string");
+            }
+        }
+        var command = new List<string>();
+        foreach (var argument in root.GetProperty("command").EnumerateArray())
+        {
+            command.Add(argument.GetString() ?? throw new FormatException("an argument is not a string"));
+        }
+        return new LaunchRequest
+        {
+            Version = root.GetProperty("version").GetInt32(),
+            Name = root.TryGetProperty("name", out var name) ? name.GetString() : null,
+            Labels = labels,
+            Ip = root.TryGetProperty("ip", out var ip) ? ip.GetString() : null,
+            Command = command,
+        };
+    });
+
+    /// <summary>Decodes a response body; null when it is not a valid response.</summary>
+    public static LaunchResponse? DecodeResponse(ReadOnlyMemory<byte> body) => Decode(body, root => new LaunchResponse
+    {
+        AppId = root.TryGetProperty("appId", out var appId) ? appId.GetString() : null,
+        Error = root.TryGetProperty("error", out var error) ? error.GetString() : null,
+    });
+
+    // Utf8JsonWriter and JsonDocument, not JsonSerializer: `ax run` is on every application's start-up path, and
+    // the serializer's metadata costs it milliseconds that two small, fixed messages do not need.
+    private static byte[] Frame(Action<Utf8JsonWriter> writeProperties)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        buffer.Write<byte>([0, 0, 0, 0]); // the length prefix, filled in below
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writeProperties(writer);
+            writer.WriteEndObject();
+        }
+        var frame = buffer.WrittenSpan.ToArray();
+        if (frame.Length - 4 > MaxMessageBytes)
+        {
+            throw new ArgumentException($"launch message is {frame.Length - 4} bytes; the limit is {MaxMessageBytes}");
+        }
+        BinaryPrimitives.WriteInt32LittleEndian(frame, frame.Length - 4);
+        return frame;
+    }
+
+    private static T? Decode<T>(ReadOnlyMemory<byte> body, Func<JsonElement, T> read) where T : class
     {
         try
         {
-            return JsonSerializer.Deserialize(body, typeof(T), context) as T;
+            using var document = JsonDocument.Parse(body);
+            return document.RootElement.ValueKind == JsonValueKind.Object ? read(document.RootElement) : null;
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
         {
             return null;
         }
@@ -90,9 +169,3 @@ public sealed record LaunchResponse
     /// <summary>Why the launch was refused; the launcher prints it and does not start the application.</summary>
     public string? Error { get; init; }
 }
-
-/// <summary>Source-generated JSON for the launch protocol (ax ships trimmed).</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(LaunchRequest))]
-[JsonSerializable(typeof(LaunchResponse))]
-public sealed partial class LaunchJsonContext : JsonSerializerContext;

@@ -13,8 +13,8 @@ internal sealed partial class SyscallHandler
         [LoggerMessage(1101, LogLevel.Debug, "{AppId}: connect to {Destination} refused: ref {Ref} has no live backend")]
         public static partial void ConnectRefused(ILogger logger, string appId, Interop.InetEndpoint destination, string? @ref);
 
-        [LoggerMessage(1102, LogLevel.Debug, "{AppId}: connect to {Destination} via {Backend} failed: {Error}")]
-        public static partial void BackendConnectFailed(ILogger logger, string appId, Interop.InetEndpoint destination, Interop.InetEndpoint backend, Interop.Errno error);
+        [LoggerMessage(1102, LogLevel.Debug, "{AppId}: redirected connect to {Destination} failed: {Error}")]
+        public static partial void BackendConnectFailed(ILogger logger, string appId, Interop.InetEndpoint destination, Interop.Errno error);
 
         [LoggerMessage(1103, LogLevel.Debug, "{AppId}: service {ServiceId} listening on {Bound}")]
         public static partial void ServiceRegistered(ILogger logger, string appId, string serviceId, Interop.InetEndpoint bound);

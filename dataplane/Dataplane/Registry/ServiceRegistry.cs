@@ -258,10 +258,10 @@ public sealed partial class ServiceRegistry
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1001, EventName = "AppRegistered", Level = LogLevel.Information, Message = "Registered {AppId} ({Name}, pid {Pid}) with labels {Labels}")]
+        [LoggerMessage(EventId = 1001, EventName = "AppRegistered", Level = LogLevel.Debug, Message = "Registered {AppId} ({Name}, pid {Pid}) with labels {Labels}")]
         public static partial void AppRegistered(ILogger logger, string appId, string name, int pid, string labels);
 
-        [LoggerMessage(EventId = 1002, EventName = "AppRemoved", Level = LogLevel.Information, Message = "Removed {AppId} and its {Services} service(s)")]
+        [LoggerMessage(EventId = 1002, EventName = "AppRemoved", Level = LogLevel.Debug, Message = "Removed {AppId} and its {Services} service(s)")]
         public static partial void AppRemoved(ILogger logger, string appId, int services);
 
         [LoggerMessage(EventId = 1003, EventName = "ServiceAdded", Level = LogLevel.Debug, Message = "Added {ServiceId} of {AppId}: {Protocol} {Bound}, advertised {Advertised}")]
