@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Text.Json;
 using Istio.AppSwitch.Dataplane.Api;
 
@@ -116,12 +117,14 @@ public static class ApiCommands
                 await stdout.WriteLineAsync(json).ConfigureAwait(false);
                 return 0;
             }
-            var table = new TableWriter("ID", "NAME", "PID", "USER", "IP", "LABELS", "AGE");
+            var table = new TableWriter("ID", "NAME", "PID", "USER", "IP", "LABELS", "REDIRECTED", "REFUSED", "AGE");
             var now = DateTimeOffset.UtcNow;
             foreach (var app in apps)
             {
                 table.Add(app.Id, app.Name, app.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    app.Labels.GetValueOrDefault("ax.user"), app.Ip, UserLabels(app.Labels), TableWriter.Age(app.StartedAt, now));
+                    app.Labels.GetValueOrDefault("ax.user"), app.Ip, UserLabels(app.Labels),
+                    app.Connects.Redirected.ToString(CultureInfo.InvariantCulture), app.Connects.Refused.ToString(CultureInfo.InvariantCulture),
+                    TableWriter.Age(app.StartedAt, now));
             }
             return Print(parse, table, apps.Count, "apps");
         }));

@@ -81,4 +81,34 @@ public sealed class SemanticsTests(AxEnvironment ax)
         Assert.Contains("\"ax.host\"", apps.Stdout, StringComparison.Ordinal);
         Assert.Contains($"\"pid\": {app.Id}", apps.Stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task GetApps_CountsTheAppsRedirectedRefusedAndPassthroughConnects()
+    {
+        // Port 0: the kernel picks, and the server prints what it got.
+        using var server = ax.StartUnderAx(["--labels", "app=echo-s4"], ["python3", Path.Combine(Programs, "echo_server.py"), "127.0.0.1", "0", "s4"]);
+        await server.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
+        var port = int.Parse(server.Stdout.Split(':')[1].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        await ax.WaitForServiceAsync(port, server);
+        await ax.CreateRefAsync("echo-s4", "127.96.2.4:7000", "app=echo-s4");
+        await ax.CreateRefAsync("nobody-s4", "127.96.2.5:7000", "app=nobody-s4");
+        var client = Path.Combine(Programs, "client.py");
+
+        // Two redirected connects, one refused (no backend), one left to the kernel; then the app stays up.
+        using var app = ax.StartUnderAx(["--name", "counted-s4"], ["sh", "-c",
+            $"python3 {client} 127.96.2.4 7000 a; python3 {client} 127.96.2.4 7000 b; python3 {client} 127.96.2.5 7000 c; " +
+            $"python3 {client} 127.0.0.1 {port} d; echo done; sleep 30"]);
+        await app.WaitForOutputAsync("done", TimeSpan.FromSeconds(30));
+
+        var apps = await ax.AxAsync("get", "apps", "-o", "json");
+        using var document = System.Text.Json.JsonDocument.Parse(apps.Stdout);
+        var counted = document.RootElement.EnumerateArray().Single(a => a.GetProperty("name").GetString() == "counted-s4");
+        var connects = counted.GetProperty("connects");
+        Assert.Equal(2, connects.GetProperty("redirected").GetInt64());
+        Assert.Equal(1, connects.GetProperty("refused").GetInt64());
+        Assert.True(connects.GetProperty("passthrough").GetInt64() >= 1, apps.Stdout);
+        Assert.Equal(0, connects.GetProperty("failed").GetInt64());
+        var table = await ax.AxAsync("get", "apps");
+        Assert.Matches(@"counted-s4 .* 2 +1 ", table.Stdout);
+    }
 }

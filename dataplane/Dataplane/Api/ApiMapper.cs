@@ -20,6 +20,14 @@ public static class ApiMapper
             Uid = app.Uid,
             Command = [.. app.Command],
             StartedAt = app.StartedAt,
+            Connects = new ConnectCountersDto
+            {
+                Notifications = Interlocked.Read(ref app.Connects.Notifications),
+                Redirected = Interlocked.Read(ref app.Connects.Redirected),
+                Refused = Interlocked.Read(ref app.Connects.Refused),
+                Passthrough = Interlocked.Read(ref app.Connects.Passthrough),
+                Failed = Interlocked.Read(ref app.Connects.Failed),
+            },
         };
     }
 

@@ -26,6 +26,28 @@ public sealed record AppDto
 
     /// <summary>When it was registered.</summary>
     public required DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>What its trapped calls came to.</summary>
+    public required ConnectCountersDto Connects { get; init; }
+}
+
+/// <summary>An application's counts of trapped calls and redirected connects.</summary>
+public sealed record ConnectCountersDto
+{
+    /// <summary>Trapped calls answered.</summary>
+    public required long Notifications { get; init; }
+
+    /// <summary>Connects sent to a ref's backend.</summary>
+    public required long Redirected { get; init; }
+
+    /// <summary>Redirected connects that failed (no live backend, or the backend refused).</summary>
+    public required long Refused { get; init; }
+
+    /// <summary>Connects left to the kernel (no ref matched).</summary>
+    public required long Passthrough { get; init; }
+
+    /// <summary>Calls a handler failed on (a bug in ax).</summary>
+    public required long Failed { get; init; }
 }
 
 /// <summary>A service an application listens on (<c>GET /v1/services</c>).</summary>

@@ -47,8 +47,8 @@ internal sealed class InterceptedApp : IDisposable
     /// <summary>True once the launched process has exited (its descendants may live on).</summary>
     public bool RootExited { get; set; }
 
-    /// <summary>Counters shown by <c>ax get apps</c> and the metrics.</summary>
-    public InterceptionCounters Counters { get; } = new();
+    /// <summary>The app's counters, shown by <c>ax get apps</c>.</summary>
+    public ConnectCounters Counters => Record.Connects;
 
     public void Attach(IDisposable listenerRegistration, IDisposable? exitRegistration)
     {
@@ -80,13 +80,3 @@ internal sealed class InterceptedApp : IDisposable
 /// <param name="Peer">What <c>getpeername</c> answers (the VIP the app asked for), when <paramref name="HasPeer"/>.</param>
 /// <param name="Local">What <c>getsockname</c> answers (an <c>--ip</c> address the host lacks), when <paramref name="HasLocal"/>.</param>
 internal readonly record struct SocketOverride(Interop.InetEndpoint Peer, bool HasPeer, Interop.InetEndpoint Local, bool HasLocal);
-
-/// <summary>Per-app counters, updated with <see cref="Interlocked"/> on the notification path.</summary>
-internal sealed class InterceptionCounters
-{
-    public long Notifications;
-    public long Redirected;
-    public long Refused;
-    public long Passthrough;
-    public long Failed;
-}

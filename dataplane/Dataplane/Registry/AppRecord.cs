@@ -41,6 +41,9 @@ public sealed class AppRecord
     /// <summary>When it was registered.</summary>
     public DateTimeOffset StartedAt { get; }
 
+    /// <summary>What the app's connects came to, counted by the interception as they happen.</summary>
+    public ConnectCounters Connects { get; } = new();
+
     /// <summary>The id and name, for logs.</summary>
     public override string ToString() => $"{Id} ({Name})";
 }

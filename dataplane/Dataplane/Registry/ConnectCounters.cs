@@ -1,0 +1,24 @@
+namespace Istio.AppSwitch.Dataplane.Registry;
+
+/// <summary>
+/// Counts of an application's trapped calls and what ax made of its connects. Fields, so that the notification
+/// path updates them with <see cref="Interlocked"/> in place, with no lock and no allocation; readers see
+/// each count exactly but the counts not as one consistent set.
+/// </summary>
+public sealed class ConnectCounters
+{
+    /// <summary>Trapped calls answered, of every kind.</summary>
+    public long Notifications;
+
+    /// <summary>Connects sent to a ref's backend (or to an <c>--ip</c> service).</summary>
+    public long Redirected;
+
+    /// <summary>Redirected connects that failed: no live backend, or the backend refused.</summary>
+    public long Refused;
+
+    /// <summary>Connects ax left to the kernel (no ref matched).</summary>
+    public long Passthrough;
+
+    /// <summary>Calls a handler failed on (answered ENOSYS); non-zero means a bug in ax.</summary>
+    public long Failed;
+}
