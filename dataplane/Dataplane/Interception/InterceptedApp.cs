@@ -44,6 +44,19 @@ internal sealed class InterceptedApp : IDisposable
     /// <summary>Listening sockets registered as services, by inode.</summary>
     public ConcurrentDictionary<ulong, string> Listening { get; } = new();
 
+    /// <summary>
+    /// pidfds of the app's threads, by tid, so that a thread's next trapped call skips pidfd_open. Bounded: each
+    /// is an fd of the daemon, and threads come and go.
+    /// </summary>
+    public ConcurrentDictionary<int, SafePidFdHandle> ThreadHandles { get; } = new();
+
+    /// <summary>How many thread pidfds one app may keep open.</summary>
+    public const int MaxThreadHandles = 64;
+
+    /// <summary>Keeps <paramref name="handle"/> for <paramref name="tid"/>; false (and the caller disposes it) when full or taken.</summary>
+    public bool TryCacheThreadHandle(int tid, SafePidFdHandle handle) =>
+        !IsDisposed && ThreadHandles.Count < MaxThreadHandles && ThreadHandles.TryAdd(tid, handle);
+
     /// <summary>True once the launched process has exited (its descendants may live on).</summary>
     public bool RootExited { get; set; }
 
@@ -73,6 +86,11 @@ internal sealed class InterceptedApp : IDisposable
         // whole tree is gone, or when the daemon stops.
         Listener.Dispose();
         Process?.Dispose();
+        foreach (var handle in ThreadHandles.Values)
+        {
+            handle.Dispose();
+        }
+        ThreadHandles.Clear();
     }
 }
 

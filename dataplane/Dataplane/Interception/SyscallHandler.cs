@@ -102,7 +102,7 @@ internal sealed partial class SyscallHandler
 
         // From here ax decides, so it needs the application's socket itself: a dup of the same open file
         // description, which ax connects in the application's place.
-        if (!TryGetAppSocket(app, in n, fd, out var appSocket, out var info))
+        if (!TryGetAppSocket(app, in n, fd, destination.Family, out var appSocket, out var info))
         {
             return;
         }
@@ -317,7 +317,7 @@ internal sealed partial class SyscallHandler
 
         // `ax run --ip IP` and the application binds IP, which this host may not have: bind the wildcard of the
         // same family instead, and keep answering getsockname with IP so the application sees what it asked for.
-        if (!TryGetAppSocket(app, in n, (int)n.Arg0, out var appSocket, out _))
+        if (!TryGetAppSocket(app, in n, (int)n.Arg0, requested.Family, out var appSocket, out _))
         {
             return;
         }
@@ -346,7 +346,7 @@ internal sealed partial class SyscallHandler
     private void HandleListen(InterceptedApp app, in SeccompNotification n)
     {
         var fd = (int)n.Arg0;
-        if (!TryGetAppSocket(app, in n, fd, out var appSocket, out var info))
+        if (!TryGetAppSocket(app, in n, fd, knownDomain: 0, out var appSocket, out var info))
         {
             return;
         }
@@ -415,16 +415,35 @@ internal sealed partial class SyscallHandler
     /// Gets a dup of the application's fd (pidfd_getfd) and what ax needs to know about it. On failure, answers
     /// the notification (CONTINUE, or nothing when the thread is gone) and returns false.
     /// </summary>
-    private bool TryGetAppSocket(InterceptedApp app, in SeccompNotification n, int fd, out SafeFd appSocket, out AppSocketInfo info)
+    private bool TryGetAppSocket(InterceptedApp app, in SeccompNotification n, int fd, int knownDomain, out SafeFd appSocket, out AppSocketInfo info)
     {
         appSocket = null!;
         info = default;
+        var tid = (int)n.Pid;
+
+        // A pidfd cached for this tid, if any: when pidfd_getfd succeeds through it, its task is alive, and a live
+        // task with this tid is the notifying thread (tids are unique among live tasks), so no id check is needed.
+        // Any failure (the cached thread died, and perhaps its tid went to a newcomer) drops it and starts afresh.
+        if (app.ThreadHandles.TryGetValue(tid, out var cached))
+        {
+            if (PidFd.GetFd(cached, fd, out var viaCache) == Errno.Success)
+            {
+                appSocket = viaCache!;
+                info = Describe(appSocket, knownDomain);
+                return true;
+            }
+            if (app.ThreadHandles.TryRemove(new KeyValuePair<int, SafePidFdHandle>(tid, cached)))
+            {
+                cached.Dispose();
+            }
+        }
+
         // Notifications name threads; PIDFD_THREAD (Linux 6.9) opens a pidfd for any of them. Older kernels reject
         // the flag, and a plain pidfd_open still works for group leaders (every single-threaded program).
-        var opened = PidFd.TryOpenThread((int)n.Pid, out var pidFd);
+        var opened = PidFd.TryOpenThread(tid, out var pidFd);
         if (opened == Errno.EINVAL)
         {
-            opened = PidFd.TryOpen((int)n.Pid, out pidFd);
+            opened = PidFd.TryOpen(tid, out pidFd);
         }
         if (opened != Errno.Success)
         {
@@ -434,29 +453,43 @@ internal sealed partial class SyscallHandler
             }
             return false;
         }
-        using (pidFd)
-        {
-            // The pidfd pins the thread; the id check after opening it proves it is the notifying thread and not
-            // a newcomer that reused the tid.
-            if (!Seccomp.IsIdValid(app.Listener, n.Id))
-            {
-                return false;
-            }
-            var error = PidFd.GetFd(pidFd!, fd, out var dup);
-            if (error != Errno.Success)
-            {
-                // EBADF and the like: the kernel will say the same to the application.
-                Continue(app, n.Id);
-                return false;
-            }
-            appSocket = dup!;
-        }
 
-        Sockets.GetIntOption(appSocket, SOL_SOCKET, SO_TYPE, out var type);
-        Sockets.GetIntOption(appSocket, SOL_SOCKET, SO_DOMAIN, out var domain);
-        Sockets.GetStatusFlags(appSocket, out var statusFlags); // shared with the application's fd
-        info = new AppSocketInfo(type, domain, statusFlags);
+        // The pidfd pins the thread; the id check after opening it proves it is the notifying thread and not a
+        // newcomer that reused the tid.
+        if (!Seccomp.IsIdValid(app.Listener, n.Id))
+        {
+            pidFd!.Dispose();
+            return false;
+        }
+        var error = PidFd.GetFd(pidFd!, fd, out var dup);
+        if (!app.TryCacheThreadHandle(tid, pidFd!))
+        {
+            pidFd!.Dispose();
+        }
+        if (error != Errno.Success)
+        {
+            // EBADF and the like: the kernel will say the same to the application.
+            Continue(app, n.Id);
+            return false;
+        }
+        appSocket = dup!;
+        info = Describe(appSocket, knownDomain);
         return true;
+    }
+
+    /// <param name="appSocket">The dup of the application's socket.</param>
+    /// <param name="knownDomain">The socket's family when the call already tells it (a connect's sockaddr must be of
+    /// the socket's own family, or the kernel refuses it), else 0 to ask the socket.</param>
+    private static AppSocketInfo Describe(SafeFd appSocket, int knownDomain)
+    {
+        Sockets.GetIntOption(appSocket, SOL_SOCKET, SO_TYPE, out var type);
+        var domain = knownDomain;
+        if (domain == 0)
+        {
+            Sockets.GetIntOption(appSocket, SOL_SOCKET, SO_DOMAIN, out domain);
+        }
+        Sockets.GetStatusFlags(appSocket, out var statusFlags); // shared with the application's fd
+        return new AppSocketInfo(type, domain, statusFlags);
     }
 
     /// <summary>True when a nonblocking connect has finished (either way); <paramref name="error"/> is its outcome.</summary>
