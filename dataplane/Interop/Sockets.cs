@@ -304,29 +304,10 @@ public static class Sockets
 
         fixed (byte* buffer = data)
         {
-            var vector = new IOVector { Base = buffer, Length = (nuint)data.Length };
-            var message = new MessageHeader
+            Errno sendError = MessageCall(socket, send: true, buffer, data.Length, control, controlLength, MSG_NOSIGNAL, out nint sent, out _);
+            if (sendError != Errno.Success)
             {
-                IOVectors = &vector,
-                IOVectorCount = 1,
-                Control = controlLength == 0 ? null : control,
-                ControlLength = (nuint)controlLength,
-            };
-
-            nint sent;
-            while (true)
-            {
-                sent = SendMsg(socket, &message, MSG_NOSIGNAL);
-                if (sent >= 0)
-                {
-                    break;
-                }
-
-                Errno error = Interop.LastErrno;
-                if (error != Errno.EINTR)
-                {
-                    return error;
-                }
+                return sendError;
             }
 
             int offset = (int)sent;
@@ -342,6 +323,43 @@ public static class Sockets
             }
 
             return Errno.Success;
+        }
+    }
+
+    /// <summary>
+    /// One sendmsg(2) or recvmsg(2) of a single buffer with an optional control buffer, retried on EINTR (neither
+    /// call has moved any data when it reports EINTR). <paramref name="message"/> comes back as the kernel left it:
+    /// recvmsg reports flags (MSG_CTRUNC) and the control length received there. Its iovec pointer is dead once this
+    /// returns: callers read only the flags and the control length.
+    /// </summary>
+    private static unsafe Errno MessageCall(SafeHandle socket, bool send, byte* buffer, int length, byte* control, int controlLength,
+        int flags, out nint result, out MessageHeader message)
+    {
+        var vector = new IOVector { Base = buffer, Length = (nuint)length };
+        message = new MessageHeader
+        {
+            IOVectors = &vector,
+            IOVectorCount = 1,
+            Control = controlLength == 0 ? null : control,
+            ControlLength = (nuint)controlLength,
+        };
+
+        while (true)
+        {
+            fixed (MessageHeader* header = &message)
+            {
+                result = send ? SendMsg(socket, header, flags) : RecvMsg(socket, header, flags);
+            }
+            if (result >= 0)
+            {
+                return Errno.Success;
+            }
+
+            Errno error = Interop.LastErrno;
+            if (error != Errno.EINTR)
+            {
+                return error;
+            }
         }
     }
 
@@ -367,29 +385,10 @@ public static class Sockets
         byte* control = stackalloc byte[Math.Max(controlLength, 1)];
         fixed (byte* buffer = data)
         {
-            var vector = new IOVector { Base = buffer, Length = (nuint)data.Length };
-            var message = new MessageHeader
+            Errno receiveError = MessageCall(socket, send: false, buffer, data.Length, control, controlLength, MSG_CMSG_CLOEXEC, out nint result, out var message);
+            if (receiveError != Errno.Success)
             {
-                IOVectors = &vector,
-                IOVectorCount = 1,
-                Control = controlLength == 0 ? null : control,
-                ControlLength = (nuint)controlLength,
-            };
-
-            nint result;
-            while (true)
-            {
-                result = RecvMsg(socket, &message, MSG_CMSG_CLOEXEC);
-                if (result >= 0)
-                {
-                    break;
-                }
-
-                Errno error = Interop.LastErrno;
-                if (error != Errno.EINTR)
-                {
-                    return error;
-                }
+                return receiveError;
             }
 
             received = (int)result;
