@@ -89,8 +89,11 @@ public sealed class TestCertificateAuthority : IDisposable
 
         var serialNumber = RandomNumberGenerator.GetBytes(16);
         serialNumber[0] &= 0x7F;
+        // A leaf may not outlive its issuer, and the CA's validity was computed from an earlier clock reading: a
+        // leaf issued a second later would end after it. Ending an hour before the CA keeps every leaf inside.
         var now = DateTimeOffset.UtcNow;
-        using var certificate = request.Create(Certificate, now.AddHours(-1), now.AddDays(1), serialNumber);
+        var notAfter = new DateTimeOffset(Certificate.NotAfter.ToUniversalTime()).AddHours(-1);
+        using var certificate = request.Create(Certificate, now.AddHours(-1), notAfter, serialNumber);
         return certificate.CopyWithPrivateKey(key);
     }
 }
