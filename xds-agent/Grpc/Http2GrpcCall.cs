@@ -125,7 +125,9 @@ internal sealed class Http2GrpcCall<TRequest, TResponse> : GrpcDuplexCall<TReque
         {
             await content.WriteAsync(message, _callCancellation.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not InvalidOperationException)
+        // InvalidOperationException is this API's own "write in progress" error and passes through; but
+        // ObjectDisposedException derives from it, and is what HTTP/2 throws when the call ends under a write.
+        catch (Exception ex) when (ex is not InvalidOperationException || ex is ObjectDisposedException)
         {
             ThrowIfFinished("write the message");
             // The request side failed while the response side may still be delivering messages and the real
