@@ -32,7 +32,10 @@ public static class ApiCommands
         return command;
     }
 
-    /// <summary><c>ax create ref NAME --vip ... --selector ... [--clients ...] [--dns NAME] [--api PATH]</c>.</summary>
+    /// <summary>
+    /// <c>ax create ref NAME --vip ... --selector ... [--clients ...] [--dns NAME] [--wait D] [--nonblocking hold|eagain]
+    /// [--exclude CIDR,...] [--proxy-protocol none|v2] [--api PATH]</c>.
+    /// </summary>
     public static Command CreateCreateCommand()
     {
         var command = new Command("create", "Create a service reference.");
@@ -55,11 +58,31 @@ public static class ApiCommands
             HelpName = "k=v[,k=v]",
         };
         var dns = new Option<string?>("--dns") { Description = "A DNS name for the VIP.", HelpName = "NAME" };
+        var wait = new Option<string?>("--wait")
+        {
+            Description = "How long a connect waits for a backend to listen when there is none, e.g. 30s, 2m, 500ms; 0 refuses at once (default 30s).",
+            HelpName = "DURATION",
+        };
+        var nonblocking = new Option<string?>("--nonblocking")
+        {
+            Description = "What a nonblocking connect gets while there is no backend: hold it like a blocking one, or EAGAIN at once (default hold).",
+            HelpName = "hold|eagain",
+        };
+        var exclude = new Option<string?>("--exclude")
+        {
+            Description = "Destinations the ref leaves alone although its VIP covers them.",
+            HelpName = "CIDR[,CIDR]",
+        };
+        var proxyProtocol = new Option<string?>("--proxy-protocol")
+        {
+            Description = "Write a PROXY protocol v2 header with the original destination into each connection (default v2 for 0.0.0.0/0:* and ::/0:*, else none).",
+            HelpName = "none|v2",
+        };
         var api = CreateApiOption();
 
         var reference = new Command("ref", "Create a service reference: connects to its VIP go to a live service its selector matches.")
         {
-            name, vip, selector, clients, dns, api,
+            name, vip, selector, clients, dns, wait, nonblocking, exclude, proxyProtocol, api,
         };
         reference.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
         {
@@ -71,6 +94,10 @@ public static class ApiCommands
                     Selector = parse.GetValue(selector),
                     Clients = parse.GetValue(clients),
                     Dns = parse.GetValue(dns),
+                    Wait = parse.GetValue(wait),
+                    Nonblocking = parse.GetValue(nonblocking),
+                    Exclude = parse.GetValue(exclude),
+                    ProxyProtocol = parse.GetValue(proxyProtocol),
                 },
                 cancellationToken).ConfigureAwait(false);
             await stdout.WriteLineAsync($"ref/{created.Name} created").ConfigureAwait(false);
@@ -175,12 +202,14 @@ public static class ApiCommands
                 await stdout.WriteLineAsync(json).ConfigureAwait(false);
                 return 0;
             }
-            var table = new TableWriter("NAME", "VIP", "SELECTOR", "CLIENTS", "DNS", "BACKENDS", "AGE");
+            var table = new TableWriter("NAME", "VIP", "SELECTOR", "CLIENTS", "DNS", "BACKENDS", "WAIT", "HELD", "AGE");
             var now = DateTimeOffset.UtcNow;
+            var culture = System.Globalization.CultureInfo.InvariantCulture;
             foreach (var r in refs)
             {
-                table.Add(r.Name, r.Vip, r.Selector, r.Clients, r.Dns,
-                    r.Backends.ToString(System.Globalization.CultureInfo.InvariantCulture), TableWriter.Age(r.CreatedAt, now));
+                // HELD: how many connects wait for a backend, and how long the oldest has waited.
+                var held = r.Held == 0 ? "0" : string.Create(culture, $"{r.Held} ({r.HeldLongestSeconds:0.#}s)");
+                table.Add(r.Name, r.Vip, r.Selector, r.Clients, r.Dns, r.Backends.ToString(culture), r.Wait, held, TableWriter.Age(r.CreatedAt, now));
             }
             return Print(parse, table, refs.Count, "refs");
         }));

@@ -1,3 +1,4 @@
+using Istio.AppSwitch.Dataplane.Interception;
 using System.Runtime.InteropServices;
 using Istio.AppSwitch.Dataplane.Api;
 using Istio.AppSwitch.Dataplane.Configuration;
@@ -54,15 +55,23 @@ internal static class ApiEndpoints
     internal static JsonHttpResult<List<ServiceDto>> GetServices([FromServices] ServiceRegistry registry) =>
         TypedResults.Json(registry.Services.Select(ApiMapper.ToDto).ToList(), ApiJsonContext.Relaxed.ListServiceDto);
 
-    internal static JsonHttpResult<List<RefDto>> GetRefs([FromServices] RefStore refs, [FromServices] RoutingTable routing)
+    internal static JsonHttpResult<List<RefDto>> GetRefs([FromServices] RefStore refs, [FromServices] RoutingTable routing,
+        [FromServices] HeldConnects held, [FromServices] TimeProvider time)
     {
         var snapshot = routing.Current;
-        return TypedResults.Json(refs.All.Select(r => ApiMapper.ToDto(r, snapshot.CountBackends(r))).ToList(), ApiJsonContext.Relaxed.ListRefDto);
+        var holding = held.ByRef();
+        var now = time.GetUtcNow();
+        return TypedResults.Json(
+            refs.All.Select(r => ApiMapper.ToDto(r, snapshot.CountBackends(r), holding.GetValueOrDefault(r.Name), now)).ToList(),
+            ApiJsonContext.Relaxed.ListRefDto);
     }
 
-    internal static IResult GetRef(string name, [FromServices] RefStore refs, [FromServices] RoutingTable routing) =>
+    internal static IResult GetRef(string name, [FromServices] RefStore refs, [FromServices] RoutingTable routing,
+        [FromServices] HeldConnects held, [FromServices] TimeProvider time) =>
         refs.Find(name) is { } found
-            ? TypedResults.Json(ApiMapper.ToDto(found, routing.Current.CountBackends(found)), ApiJsonContext.Relaxed.RefDto)
+            ? TypedResults.Json(
+                ApiMapper.ToDto(found, routing.Current.CountBackends(found), held.ByRef().GetValueOrDefault(found.Name), time.GetUtcNow()),
+                ApiJsonContext.Relaxed.RefDto)
             : ApiErrors.Result(StatusCodes.Status404NotFound, ApiErrorCodes.NotFound, $"ref \"{name}\" not found", "name");
 
     internal static async Task<IResult> CreateRefAsync(HttpRequest request, [FromServices] RefStore refs, [FromServices] RoutingTable routing)

@@ -14,7 +14,7 @@ namespace Istio.AppSwitch.Daemon;
 /// </summary>
 internal static class CreateRefRequestReader
 {
-    private static readonly string[] KnownFields = ["name", "vip", "selector", "clients", "dns"];
+    private static readonly string[] KnownFields = ["name", "vip", "selector", "clients", "dns", "wait", "nonblocking", "exclude", "proxyProtocol"];
 
     /// <summary>Returns the spec, or the error response to send instead.</summary>
     public static async Task<(RefSpec? Spec, IResult? Error)> ReadAsync(HttpRequest request)
@@ -82,7 +82,11 @@ internal static class CreateRefRequestReader
             values.GetValueOrDefault("vip"),
             values.GetValueOrDefault("selector"),
             values.GetValueOrDefault("clients"),
-            values.GetValueOrDefault("dns"));
+            values.GetValueOrDefault("dns"),
+            values.GetValueOrDefault("wait"),
+            values.GetValueOrDefault("nonblocking"),
+            values.GetValueOrDefault("exclude"),
+            values.GetValueOrDefault("proxyProtocol"));
         return (spec, null);
     }
 

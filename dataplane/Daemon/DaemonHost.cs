@@ -1,3 +1,4 @@
+using Istio.AppSwitch.Dataplane.Interception;
 using System.Reflection;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
@@ -114,6 +115,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
         builder.Services.AddSingleton(sp => new RoutingTable(sp.GetRequiredService<ILogger<RoutingTable>>()));
         builder.Services.AddSingleton(sp => new ServiceRegistry(
             sp.GetRequiredService<RoutingTable>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ServiceRegistry>>()));
+        builder.Services.AddSingleton(sp => new HeldConnects(sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new RefStore(
             sp.GetRequiredService<RoutingTable>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RefStore>>()));
         configureServices?.Invoke(builder.Services);

@@ -24,7 +24,9 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task CreateGetDelete_Ref_RoundTrip()
     {
-        var created = await Ax("create", "ref", "redis", "--vip", "10.0.0.1:6379", "--selector", "app=redis", "--clients", "tier=web", "--dns", "redis.local");
+        var created = await Ax("create", "ref", "redis", "--vip", "10.0.0.1:6379", "--selector", "app=redis", "--clients", "tier=web", "--dns", "redis.local",
+            "--wait", "1m30s", "--nonblocking", "eagain", "--exclude", "10.0.0.2", "--proxy-protocol", "v2");
+        var json = await Ax("get", "ref", "redis", "-o", "json");
         var table = await Ax("get", "refs");
         var deleted = await Ax("delete", "ref", "redis");
         var empty = await Ax("get", "refs");
@@ -32,8 +34,14 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal((0, "ref/redis created\n", ""), created);
         Assert.Equal(0, table.ExitCode);
         var lines = Lines(table.Stdout);
-        Assert.Equal(["NAME", "VIP", "SELECTOR", "CLIENTS", "DNS", "BACKENDS", "AGE"], Cells(lines[0]));
-        Assert.Equal(["redis", "10.0.0.1:6379", "app=redis", "tier=web", "redis.local", "0"], Cells(lines[1])[..6]);
+        Assert.Equal(["NAME", "VIP", "SELECTOR", "CLIENTS", "DNS", "BACKENDS", "WAIT", "HELD", "AGE"], Cells(lines[0]));
+        Assert.Equal(["redis", "10.0.0.1:6379", "app=redis", "tier=web", "redis.local", "0", "1m30s", "0"], Cells(lines[1])[..8]);
+        var one = JsonDocument.Parse(json.Stdout).RootElement;
+        Assert.Equal("1m30s", one.GetProperty("wait").GetString());
+        Assert.Equal("eagain", one.GetProperty("nonblocking").GetString());
+        Assert.Equal("10.0.0.2/32", one.GetProperty("exclude").GetString());
+        Assert.Equal("v2", one.GetProperty("proxyProtocol").GetString());
+        Assert.Equal(0, one.GetProperty("held").GetInt32());
         Assert.Equal((0, "ref/redis deleted\n", ""), deleted);
         Assert.Equal((0, "", "No refs found.\n"), empty);
     }

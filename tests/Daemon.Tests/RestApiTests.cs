@@ -67,6 +67,14 @@ public sealed class RestApiTests : IAsyncLifetime
     [InlineData("""{"name":"a","vip":"10.0.0.1:80","selector":"app=a","dns":"bad_name"}""", "dns", "invalid dns \"bad_name\"")]
     [InlineData("""{"name":"a","vip":80,"selector":"app=a"}""", "vip", "vip must be a string, not a number")]
     [InlineData("""{"name":"a","vip":"10.0.0.1:80","selectr":"app=a"}""", "selectr", "unknown field \"selectr\"")]
+    [InlineData("""{"name":"a","vip":"10.0.0.1:80","selector":"app=a","wait":"30"}""", "wait", "number without a unit")]
+    [InlineData("""{"name":"a","vip":"10.0.0.1:80","selector":"app=a","wait":"3 days"}""", "wait", "is not a duration")]
+    [InlineData("""{"name":"a","vip":"10.0.0.1:80","selector":"app=a","wait":"2h"}""", "wait", "longer than the most allowed, 1h")]
+    [InlineData("""{"name":"a","vip":"10.0.0.1:80","selector":"app=a","wait":"5d"}""", "wait", "unknown unit \"d\"")]
+    [InlineData("""{"name":"a","vip":"10.0.0.1:80","selector":"app=a","nonblocking":"block"}""", "nonblocking", "must be hold or eagain")]
+    [InlineData("""{"name":"a","vip":"0.0.0.0/0:*","selector":"app=a","exclude":"10.0.0.1/8"}""", "exclude", "host bits set")]
+    [InlineData("""{"name":"a","vip":"0.0.0.0/0:*","selector":"app=a","exclude":"10.0.0.0/8,nope"}""", "exclude", "invalid CIDR \"nope\"")]
+    [InlineData("""{"name":"a","vip":"0.0.0.0/0:*","selector":"app=a","proxyProtocol":"v1"}""", "proxyProtocol", "must be none or v2")]
     public async Task PostRef_OneBadField_400NamingTheField(string json, string field, string message)
     {
         var (status, body, _) = await PostRefAsync(json);

@@ -1,3 +1,4 @@
+using Istio.AppSwitch.Dataplane.Interception;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
 
@@ -51,8 +52,11 @@ public static class ApiMapper
         };
     }
 
-    /// <summary>A ref, with the number of live backends its selector matches now.</summary>
-    public static RefDto ToDto(ServiceRef reference, int backends)
+    /// <summary>
+    /// A ref, with the number of live backends its selector matches now and the connects it holds (as of
+    /// <paramref name="now"/>).
+    /// </summary>
+    public static RefDto ToDto(ServiceRef reference, int backends, HeldStats held = default, DateTimeOffset now = default)
     {
         ArgumentNullException.ThrowIfNull(reference);
         return new RefDto
@@ -62,7 +66,13 @@ public static class ApiMapper
             Selector = reference.Selector.Text,
             Clients = reference.Clients.IsEmpty ? null : reference.Clients.Text,
             Dns = reference.Dns,
+            Wait = DurationText.Format(reference.Wait),
+            Nonblocking = reference.Nonblocking == NonblockingConnectMode.EAgain ? "eagain" : "hold",
+            Exclude = reference.Exclude.IsEmpty ? null : reference.Exclude.ToString(),
+            ProxyProtocol = reference.ProxyProtocol == ProxyProtocolMode.V2 ? "v2" : "none",
             Backends = backends,
+            Held = held.Count,
+            HeldLongestSeconds = held.Count == 0 ? 0 : Math.Max(0, Math.Round((now - held.OldestSince).TotalSeconds, 3)),
             CreatedAt = reference.CreatedAt,
         };
     }

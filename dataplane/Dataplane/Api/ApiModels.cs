@@ -105,8 +105,26 @@ public sealed record RefDto
     /// <summary>The DNS name, or absent.</summary>
     public string? Dns { get; init; }
 
+    /// <summary>How long a connect waits for a backend (<c>30s</c>, <c>0</c> refuses at once).</summary>
+    public required string Wait { get; init; }
+
+    /// <summary>What a nonblocking connect gets while there is no backend: <c>hold</c> or <c>eagain</c>.</summary>
+    public required string Nonblocking { get; init; }
+
+    /// <summary>Destinations the ref leaves alone (<c>CIDR[,CIDR]</c>), or absent.</summary>
+    public string? Exclude { get; init; }
+
+    /// <summary>Whether ax writes a PROXY header into the ref's connections: <c>none</c> or <c>v2</c>.</summary>
+    public required string ProxyProtocol { get; init; }
+
     /// <summary>How many live TCP services the selector matches now.</summary>
     public required int Backends { get; init; }
+
+    /// <summary>How many connects the ref is holding now, waiting for a backend.</summary>
+    public int Held { get; init; }
+
+    /// <summary>How long the oldest held connect has waited, in seconds; 0 when none is held.</summary>
+    public double HeldLongestSeconds { get; init; }
 
     /// <summary>When the ref was created.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
@@ -129,6 +147,18 @@ public sealed record CreateRefRequest
 
     /// <summary>A DNS name for the VIP, or absent.</summary>
     public string? Dns { get; init; }
+
+    /// <summary>How long a connect waits for a backend (<c>30s</c>, <c>1m</c>, <c>0</c>); absent for 30s.</summary>
+    public string? Wait { get; init; }
+
+    /// <summary><c>hold</c> or <c>eagain</c>; absent for <c>hold</c>.</summary>
+    public string? Nonblocking { get; init; }
+
+    /// <summary>Destinations to leave alone, <c>CIDR[,CIDR]</c>; absent for none.</summary>
+    public string? Exclude { get; init; }
+
+    /// <summary><c>none</c> or <c>v2</c>; absent for the default (<c>v2</c> for a catch-all VIP, else <c>none</c>).</summary>
+    public string? ProxyProtocol { get; init; }
 }
 
 /// <summary>The body of <c>GET /v1/version</c>.</summary>

@@ -48,15 +48,18 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
     private Socket? _launchSocket;
     private Task? _acceptLoop;
     private Task? _sweepLoop;
+    private Task? _heldLoop;
+    private int _disposed;
 
     /// <summary>Creates the service; nothing runs until <see cref="StartAsync"/>.</summary>
-    public InterceptionService(InterceptionOptions options, ServiceRegistry registry, RoutingTable routing, ILogger<InterceptionService> logger)
+    public InterceptionService(InterceptionOptions options, ServiceRegistry registry, RoutingTable routing, HeldConnects held,
+        ILogger<InterceptionService> logger)
     {
         _options = options;
         _registry = registry;
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
-        _handler = new SyscallHandler(routing, registry, _reactor, logger);
+        _handler = new SyscallHandler(routing, registry, _reactor, held, logger);
     }
 
     /// <summary>The number of applications under ax right now.</summary>
@@ -84,6 +87,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         _launchSocket = socket;
         _acceptLoop = AcceptLoopAsync(socket, _stopping.Token);
         _sweepLoop = SweepLoopAsync(_stopping.Token);
+        _heldLoop = Task.Run(() => _handler.RunHeldConnectsAsync(_stopping.Token), CancellationToken.None);
         Log.Started(_logger, path);
         return Task.CompletedTask;
     }
@@ -95,7 +99,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         _launchSocket?.Dispose();
         try
         {
-            await Task.WhenAll(_acceptLoop ?? Task.CompletedTask, _sweepLoop ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(_acceptLoop ?? Task.CompletedTask, _sweepLoop ?? Task.CompletedTask, _heldLoop ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -119,6 +123,11 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        // The container disposes it twice: once as the singleton, once as the hosted service's factory result.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _stopping.Cancel();
         _launchSocket?.Dispose();
         foreach (var app in _apps.Values)

@@ -19,6 +19,18 @@ internal sealed partial class SyscallHandler
         [LoggerMessage(1103, LogLevel.Debug, "{AppId}: service {ServiceId} listening on {Bound}")]
         public static partial void ServiceRegistered(ILogger logger, string appId, string serviceId, Interop.InetEndpoint bound);
 
+        [LoggerMessage(1105, LogLevel.Debug, "{AppId}: connect to {Destination} held: ref {Ref} has no live backend yet")]
+        public static partial void ConnectHeld(ILogger logger, string appId, Interop.InetEndpoint destination, string? @ref);
+
+        [LoggerMessage(1106, LogLevel.Debug, "{AppId}: nonblocking connect to {Destination} answered EAGAIN: ref {Ref} has no live backend yet")]
+        public static partial void ConnectEAgain(ILogger logger, string appId, Interop.InetEndpoint destination, string? @ref);
+
+        [LoggerMessage(1107, LogLevel.Debug, "{AppId}: held connect to {Destination} (ref {Ref}) released after {Milliseconds:0.#} ms")]
+        public static partial void HeldConnectReleased(ILogger logger, string appId, Interop.InetEndpoint destination, string @ref, double milliseconds);
+
+        [LoggerMessage(1108, LogLevel.Debug, "{AppId}: held connect to {Destination} (ref {Ref}) dropped: the thread died or was interrupted")]
+        public static partial void HeldConnectGone(ILogger logger, string appId, Interop.InetEndpoint destination, string @ref);
+
         [LoggerMessage(1104, LogLevel.Error, "{AppId}: handling {Syscall} failed; the call was answered ENOSYS")]
         public static partial void HandlerFailed(ILogger logger, Exception exception, string appId, string syscall);
     }

@@ -33,13 +33,15 @@ internal sealed partial class SyscallHandler
     private readonly RoutingTable _routing;
     private readonly ServiceRegistry _registry;
     private readonly EpollReactor _reactor;
+    private readonly HeldConnects _held;
     private readonly ILogger _logger;
 
-    public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, ILogger logger)
+    public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, HeldConnects held, ILogger logger)
     {
         _routing = routing;
         _registry = registry;
         _reactor = reactor;
+        _held = held;
         _logger = logger;
     }
 
@@ -116,15 +118,13 @@ internal sealed partial class SyscallHandler
                 return;
             }
 
-            if (decision.Kind == ConnectDecisionKind.Refuse)
+            if (decision.Kind == ConnectDecisionKind.NoBackend)
             {
-                Interlocked.Increment(ref app.Counters.Refused);
-                Log.ConnectRefused(_logger, app.Record.Id, destination, decision.Ref?.Name);
-                Seccomp.Respond(app.Listener, n.Id, -1, Errno.ECONNREFUSED);
+                handedOff = WaitForBackend(app, n.Id, appSocket, in info, in destination, decision.Ref!);
                 return;
             }
 
-            handedOff = Redirect(app, in n, appSocket, in info, in destination, in decision);
+            handedOff = Redirect(app, n.Id, appSocket, in info, in destination, in decision);
         }
         finally
         {
@@ -144,12 +144,12 @@ internal sealed partial class SyscallHandler
     /// everything the application set on it (options, local binding, fd number, close-on-exec) exactly as it
     /// was, and costs a third of the syscalls. A second connect on it gets the kernel's own EISCONN or EALREADY.
     /// </remarks>
-    private bool Redirect(InterceptedApp app, in SeccompNotification n, SafeFd appSocket, in AppSocketInfo info,
+    private bool Redirect(InterceptedApp app, ulong id, SafeFd appSocket, in AppSocketInfo info,
         in Interop.InetEndpoint destination, in ConnectDecision decision)
     {
         if (!TryBackendFor(info.Domain, in decision, out var backend))
         {
-            Seccomp.Respond(app.Listener, n.Id, -1, Errno.ENETUNREACH);
+            Seccomp.Respond(app.Listener, id, -1, Errno.ENETUNREACH);
             return false;
         }
         Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
@@ -158,7 +158,7 @@ internal sealed partial class SyscallHandler
         if (info.NonBlocking)
         {
             // EINPROGRESS and then writability, exactly as from the kernel: it is the kernel's connect.
-            Complete(app, n.Id, appSocket, in destination, Sockets.Connect(appSocket, sockaddr[..length]), decision.Ref?.Name);
+            Complete(app, id, appSocket, in destination, Sockets.Connect(appSocket, sockaddr[..length]), decision.Ref?.Name);
             return false;
         }
 
@@ -173,13 +173,13 @@ internal sealed partial class SyscallHandler
         if (error != Errno.EINPROGRESS)
         {
             Sockets.SetStatusFlags(appSocket, info.StatusFlags);
-            Complete(app, n.Id, appSocket, in destination, error, decision.Ref?.Name);
+            Complete(app, id, appSocket, in destination, error, decision.Ref?.Name);
             return false;
         }
 
         // The application thread stays parked until the handshake ends, as it would in the kernel; the wait is
         // on the reactor, not on a thread.
-        _ = CompleteBlockingConnectAsync(app, n.Id, appSocket, info, destination, decision.Ref?.Name);
+        _ = CompleteBlockingConnectAsync(app, id, appSocket, info, destination, decision.Ref?.Name);
         return true;
     }
 

@@ -13,10 +13,10 @@ public enum ConnectDecisionKind
     Redirect,
 
     /// <summary>
-    /// A ref covers the destination but has no live backend: fail with <c>ECONNREFUSED</c>. Kept apart from
-    /// <see cref="NoMatch"/> because the dependency-ordering issue will hold such a connect until a backend appears.
+    /// A ref covers the destination but has no live backend yet: the connect waits for one to listen, up to the
+    /// ref's <see cref="ServiceRef.Wait"/>, and then fails with <c>ECONNREFUSED</c>.
     /// </summary>
-    Refuse,
+    NoBackend,
 }
 
 /// <summary>The routing decision for one connect. A value: deciding allocates nothing.</summary>
@@ -50,14 +50,14 @@ public readonly struct ConnectDecision
         new(ConnectDecisionKind.Redirect, service.Target, reference, service);
 
     /// <summary>Refuse: <paramref name="reference"/> has no live backend.</summary>
-    internal static ConnectDecision Refuse(ServiceRef reference) =>
-        new(ConnectDecisionKind.Refuse, default, reference, null);
+    internal static ConnectDecision NoBackend(ServiceRef reference) =>
+        new(ConnectDecisionKind.NoBackend, default, reference, null);
 
     /// <summary>The kind and, when redirected, where to; for logs.</summary>
     public override string ToString() => Kind switch
     {
         ConnectDecisionKind.Redirect => $"redirect to {Backend} ({Service}{(Ref is null ? ", advertised" : $", ref {Ref.Name}")})",
-        ConnectDecisionKind.Refuse => $"refuse (ref {Ref?.Name} has no live backend)",
+        ConnectDecisionKind.NoBackend => $"no backend (ref {Ref?.Name} has no live backend)",
         _ => "no match",
     };
 }

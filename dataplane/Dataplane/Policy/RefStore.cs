@@ -16,6 +16,12 @@ public sealed partial class RefStore
     /// <summary>The longest ref or DNS name (a DNS name's limit).</summary>
     public const int MaxNameLength = 253;
 
+    /// <summary>How long a connect waits for a backend when the ref does not say.</summary>
+    public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest wait a ref may ask for: a connect held longer is a mistake, not a dependency.</summary>
+    public static readonly TimeSpan MaxWait = TimeSpan.FromHours(1);
+
     private readonly Lock _gate = new();
     private readonly RoutingTable _routing;
     private readonly TimeProvider _time;
@@ -142,8 +148,48 @@ public sealed partial class RefStore
             }
         }
 
+        var wait = DefaultWait;
+        if (spec.Wait is not null && !DurationText.TryParse(spec.Wait, MaxWait, out wait, out var waitProblem))
+        {
+            errors.Add(new FieldError("wait", $"invalid wait: {waitProblem}"));
+        }
+
+        var nonblocking = NonblockingConnectMode.Hold;
+        switch (spec.Nonblocking?.Trim().ToLowerInvariant())
+        {
+            case null or "hold":
+                break;
+            case "eagain":
+                nonblocking = NonblockingConnectMode.EAgain;
+                break;
+            default:
+                errors.Add(new FieldError("nonblocking", $"invalid nonblocking \"{spec.Nonblocking}\": must be hold or eagain"));
+                break;
+        }
+
+        if (!CidrSet.TryParse(spec.Exclude, out var exclude, out var excludeProblem))
+        {
+            errors.Add(new FieldError("exclude", excludeProblem));
+        }
+
+        var proxyProtocol = vip is { IsCatchAll: true } ? ProxyProtocolMode.V2 : ProxyProtocolMode.None;
+        switch (spec.ProxyProtocol?.Trim().ToLowerInvariant())
+        {
+            case null:
+                break;
+            case "none":
+                proxyProtocol = ProxyProtocolMode.None;
+                break;
+            case "v2":
+                proxyProtocol = ProxyProtocolMode.V2;
+                break;
+            default:
+                errors.Add(new FieldError("proxyProtocol", $"invalid proxyProtocol \"{spec.ProxyProtocol}\": must be none or v2"));
+                break;
+        }
+
         ValidationException.ThrowIfAny(errors);
-        return new ServiceRef(name, vip!, selector!, clients!, dns, createdAt);
+        return new ServiceRef(name, vip!, selector!, clients!, dns, createdAt, wait, nonblocking, exclude!, proxyProtocol);
     }
 
     private static partial class Log

@@ -18,6 +18,8 @@ namespace Istio.AppSwitch.Dataplane.Policy;
 /// <item>a service advertised (<c>ax run --ip</c>) at the destination: as if by an exact ref, but refs win;</item>
 /// <item>CIDR refs, longest prefix first, and within one prefix an exact port before <c>*</c>.</item>
 /// </list>
+/// A ref does not apply to a destination in its <see cref="ServiceRef.Exclude"/> list, nor, when it is a capture ref,
+/// to a client that its own selector matches.
 /// Several refs with the same VIP are tried most specific client selector first. A matching ref redirects to one
 /// of its live TCP services, picked by round robin among those whose port is the destination port if any is,
 /// else among all; with no live service it refuses. No match leaves the connect alone.
@@ -78,7 +80,7 @@ public sealed class RoutingSnapshot
 
         // 1. Exact VIP:port.
         if (_index.Exact.TryGetValue(RouteKey.Create(address, maxPrefix, port), out var exact)
-            && FirstForClient(exact, labels) is { } exactRoute)
+            && FirstForClient(exact, labels, in address) is { } exactRoute)
         {
             return Decide(exactRoute, port);
         }
@@ -94,12 +96,12 @@ public sealed class RoutingSnapshot
         foreach (var table in address.IsV6 ? _index.V6 : _index.V4)
         {
             if (table.Routes.TryGetValue(RouteKey.Create(address, table.PrefixLength, port), out var routes)
-                && FirstForClient(routes, labels) is { } portRoute)
+                && FirstForClient(routes, labels, in address) is { } portRoute)
             {
                 return Decide(portRoute, port);
             }
             if (table.Routes.TryGetValue(RouteKey.Create(address, table.PrefixLength, RouteKey.AnyPort), out routes)
-                && FirstForClient(routes, labels) is { } anyRoute)
+                && FirstForClient(routes, labels, in address) is { } anyRoute)
             {
                 return Decide(anyRoute, port);
             }
@@ -116,11 +118,19 @@ public sealed class RoutingSnapshot
             : 0;
     }
 
-    private static RefRoute? FirstForClient(RefRoute[] routes, Labels labels)
+    /// <summary>
+    /// The first of <paramref name="routes"/> that applies: its client selector matches, the destination is not one
+    /// it excludes, and, for a capture ref, the client is not one of its own backends (a sidecar's own outbound
+    /// connections must not loop back into it).
+    /// </summary>
+    private static RefRoute? FirstForClient(RefRoute[] routes, Labels labels, in AddressBits address)
     {
         foreach (var route in routes)
         {
-            if (route.Ref.Clients.Matches(labels))
+            var reference = route.Ref;
+            if (reference.Clients.Matches(labels)
+                && (reference.Exclude.IsEmpty || !reference.Exclude.Contains(in address))
+                && !(reference.IsCapture && reference.Selector.Matches(labels)))
             {
                 return route;
             }
@@ -133,7 +143,7 @@ public sealed class RoutingSnapshot
         var backends = _backends[route.Slot].For(port);
         return _policy.PickBackend(backends) is { } service
             ? ConnectDecision.Redirect(service, route.Ref)
-            : ConnectDecision.Refuse(route.Ref);
+            : ConnectDecision.NoBackend(route.Ref);
     }
 
     /// <summary>

@@ -29,6 +29,12 @@ public sealed partial class RoutingTable
         _logger = logger ?? (ILogger)NullLogger.Instance;
     }
 
+    /// <summary>
+    /// Raised after each new snapshot is in force, on the publisher's thread and under its lock: handlers must
+    /// only signal (the held connects wake up this way), never block or call back in.
+    /// </summary>
+    public event Action? Published;
+
     /// <summary>The snapshot in force. A volatile read: no lock, no allocation.</summary>
     public RoutingSnapshot Current => Volatile.Read(ref _current);
 
@@ -57,6 +63,7 @@ public sealed partial class RoutingTable
     private void Swap(RoutingSnapshot next, long started)
     {
         Volatile.Write(ref _current, next);
+        Published?.Invoke();
         Log.SnapshotPublished(_logger, next.Version, next.Refs.Count, next.Services.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 

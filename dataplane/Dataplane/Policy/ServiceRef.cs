@@ -6,7 +6,8 @@ namespace Istio.AppSwitch.Dataplane.Policy;
 /// </summary>
 public sealed class ServiceRef
 {
-    internal ServiceRef(string name, VipSpec vip, LabelSelector selector, LabelSelector clients, string? dns, DateTimeOffset createdAt)
+    internal ServiceRef(string name, VipSpec vip, LabelSelector selector, LabelSelector clients, string? dns, DateTimeOffset createdAt,
+        TimeSpan wait, NonblockingConnectMode nonblocking, CidrSet exclude, ProxyProtocolMode proxyProtocol)
     {
         Name = name;
         Vip = vip;
@@ -14,7 +15,29 @@ public sealed class ServiceRef
         Clients = clients;
         Dns = dns;
         CreatedAt = createdAt;
+        Wait = wait;
+        Nonblocking = nonblocking;
+        Exclude = exclude;
+        ProxyProtocol = proxyProtocol;
     }
+
+    /// <summary>How long a connect waits for a backend to listen when the ref has none; zero refuses at once.</summary>
+    public TimeSpan Wait { get; }
+
+    /// <summary>What a nonblocking connect gets while the ref has no backend.</summary>
+    public NonblockingConnectMode Nonblocking { get; }
+
+    /// <summary>Destinations the ref leaves alone even though its VIP covers them.</summary>
+    public CidrSet Exclude { get; }
+
+    /// <summary>Whether ax writes a PROXY header into the connections it opens for this ref.</summary>
+    public ProxyProtocolMode ProxyProtocol { get; }
+
+    /// <summary>
+    /// True when the ref hands connections to a proxy (it writes a PROXY header). Such a ref never applies to its
+    /// own backends, so that the proxy's own outbound connections are not sent back to itself.
+    /// </summary>
+    public bool IsCapture => ProxyProtocol != ProxyProtocolMode.None;
 
     /// <summary>The unique name.</summary>
     public string Name { get; }

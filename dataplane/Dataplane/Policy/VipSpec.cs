@@ -43,6 +43,12 @@ public sealed class VipSpec : IEquatable<VipSpec>
     public bool IsExact => PrefixLength == MaxPrefixLength && Port is not null;
 
     /// <summary>
+    /// Every address of the family on every port (<c>0.0.0.0/0:*</c>, <c>::/0:*</c>): a ref that captures all of a
+    /// client's outbound connections, typically towards a sidecar.
+    /// </summary>
+    public bool IsCatchAll => PrefixLength == 0 && Port is null;
+
+    /// <summary>
     /// Parses a VIP. On failure <paramref name="problem"/> is a sentence of the form
     /// <c>invalid vip "TEXT": WHY</c>.
     /// </summary>
@@ -69,6 +75,34 @@ public sealed class VipSpec : IEquatable<VipSpec>
             return false;
         }
         vip = new VipSpec(address, prefixLength, port);
+        problem = null;
+        return true;
+    }
+
+    /// <summary>
+    /// Parses an address block, <c>IP/PREFIX</c> or a bare <c>IP</c> (a block of one), with the same strictness as a
+    /// VIP: written in full, host bits zero.
+    /// </summary>
+    public static bool TryParseCidr(string? text, [NotNullWhen(true)] out IPAddress? network, out int prefixLength, [NotNullWhen(false)] out string? problem)
+    {
+        network = null;
+        prefixLength = 0;
+        var s = text?.Trim() ?? "";
+        var slash = s.IndexOf('/', StringComparison.Ordinal);
+        var addressText = slash < 0 ? s : s[..slash];
+        var prefixText = slash < 0 ? null : s[(slash + 1)..];
+        if (!TryParseAddress(addressText, out var address, out var why) || !TryParsePrefix(prefixText, address, out prefixLength, out why))
+        {
+            problem = $"invalid CIDR \"{text}\": {why}";
+            return false;
+        }
+        var masked = Mask(address, prefixLength);
+        if (!masked.Equals(address))
+        {
+            problem = $"invalid CIDR \"{text}\": {address}/{prefixLength} has host bits set; did you mean {masked}/{prefixLength}?";
+            return false;
+        }
+        network = address;
         problem = null;
         return true;
     }

@@ -13,6 +13,9 @@ public sealed class ConnectCounters
     /// <summary>Connects sent to a ref's backend (or to an <c>--ip</c> service).</summary>
     public long Redirected;
 
+    /// <summary>Connects held until their ref had a backend (dependency ordering), however they ended.</summary>
+    public long Held;
+
     /// <summary>Redirected connects that failed: no live backend, or the backend refused.</summary>
     public long Refused;
 

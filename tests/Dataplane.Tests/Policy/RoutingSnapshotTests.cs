@@ -166,7 +166,7 @@ public sealed class RoutingSnapshotTests
 
         var decision = world.Resolve(client, "10.0.0.1:6379");
 
-        Assert.Equal(ConnectDecisionKind.Refuse, decision.Kind);
+        Assert.Equal(ConnectDecisionKind.NoBackend, decision.Kind);
         Assert.Same(reference, decision.Ref);
         Assert.Null(decision.Service);
         Assert.Equal(0, world.Routing.Current.CountBackends(reference));
@@ -178,7 +178,7 @@ public sealed class RoutingSnapshotTests
         var world = new TestWorld();
         var client = world.App("cli");
         world.Ref("redis", "10.0.0.1:6379", "app=redis");
-        Assert.Equal(ConnectDecisionKind.Refuse, world.Resolve(client, "10.0.0.1:6379").Kind);
+        Assert.Equal(ConnectDecisionKind.NoBackend, world.Resolve(client, "10.0.0.1:6379").Kind);
 
         world.Listen(world.App("redis", "app=redis"), "0.0.0.0:6379");
 

@@ -155,7 +155,7 @@ public sealed class ServiceRegistryTests
 
         Assert.Null(world.Registry.FindApp(redis.Id));
         Assert.Same(web, Assert.Single(world.Registry.Services));
-        Assert.Equal(ConnectDecisionKind.Refuse, world.Resolve(client, "10.0.0.1:6379").Kind);
+        Assert.Equal(ConnectDecisionKind.NoBackend, world.Resolve(client, "10.0.0.1:6379").Kind);
         world.Registry.RemoveApp(redis.Id);
         world.Registry.RemoveApp("app-404");
     }

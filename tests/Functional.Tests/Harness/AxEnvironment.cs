@@ -74,13 +74,37 @@ public sealed class AxEnvironment : IAsyncLifetime
         ExternalProcess.Start(AxPath, ["run", .. runOptions, "--", .. command], environment: Environment);
 
     /// <summary>Creates a ref and fails the test if the daemon refuses it.</summary>
-    public async Task CreateRefAsync(string name, string vip, string selector, string? clients = null)
+    public async Task CreateRefAsync(string name, string vip, string selector, string? clients = null, params string[] more)
     {
         string[] args = clients is null
-            ? ["create", "ref", name, "--vip", vip, "--selector", selector]
-            : ["create", "ref", name, "--vip", vip, "--selector", selector, "--clients", clients];
+            ? ["create", "ref", name, "--vip", vip, "--selector", selector, .. more]
+            : ["create", "ref", name, "--vip", vip, "--selector", selector, "--clients", clients, .. more];
         var result = await AxAsync(args);
         Assert.True(result.ExitCode == 0, $"ax create ref failed: {result}");
+    }
+
+    /// <summary>How many connects the ref holds now (from <c>ax get ref NAME -o json</c>).</summary>
+    public async Task<int> HeldAsync(string refName)
+    {
+        var result = await AxAsync("get", "ref", refName, "-o", "json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var json = System.Text.Json.JsonDocument.Parse(result.Stdout);
+        return json.RootElement.GetProperty("held").GetInt32();
+    }
+
+    /// <summary>Waits until the ref holds exactly <paramref name="count"/> connects.</summary>
+    public async Task WaitForHeldAsync(string refName, int count, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        int held;
+        while ((held = await HeldAsync(refName)) != count)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"ref {refName} holds {held} connects, expected {count}.\ndaemon: {Daemon.Stderr}");
+            }
+            await Task.Delay(50);
+        }
     }
 
     /// <summary>Waits until the registry lists a service bound to <paramref name="port"/>.</summary>

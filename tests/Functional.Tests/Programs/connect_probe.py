@@ -1,0 +1,47 @@
+# Connects once and reports how the connect ended and how long it took, as "result=<ok|errno name> ms=<elapsed>".
+# Usage: connect_probe.py HOST PORT MODE [SECONDS]
+#   MODE blocking    - a blocking connect (then one request line, whose answer is printed as reply=...)
+#   MODE nonblocking - one nonblocking connect(2) call: its immediate result
+#   MODE alarm       - a blocking connect that SIGALRM interrupts after SECONDS (the application's own timeout)
+import errno
+import os
+import signal
+import socket
+import sys
+import time
+
+host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+seconds = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+
+
+class AppTimeout(Exception):
+    pass
+
+
+def on_alarm(signum, frame):
+    raise AppTimeout()
+
+
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+start = time.monotonic()
+reply = ""
+try:
+    if mode == "nonblocking":
+        s.setblocking(False)
+        code = s.connect_ex((host, port))
+        result = "ok" if code == 0 else errno.errorcode.get(code, str(code))
+    else:
+        if mode == "alarm":
+            signal.signal(signal.SIGALRM, on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+        s.connect((host, port))
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        s.sendall(b"probe\n")
+        reply = s.makefile("rb").readline().decode().strip()
+        result = "ok"
+except AppTimeout:
+    result = "apptimeout"
+except OSError as e:
+    result = errno.errorcode.get(e.errno, str(e.errno))
+elapsed = (time.monotonic() - start) * 1000
+print(f"result={result} ms={elapsed:.0f} reply={reply} pid={os.getpid()}", flush=True)
