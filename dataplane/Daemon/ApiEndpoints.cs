@@ -1,7 +1,7 @@
-using Istio.AppSwitch.Dataplane.Interception;
 using System.Runtime.InteropServices;
 using Istio.AppSwitch.Dataplane.Api;
 using Istio.AppSwitch.Dataplane.Configuration;
+using Istio.AppSwitch.Dataplane.Interception;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
 using Microsoft.AspNetCore.Builder;

@@ -1,5 +1,5 @@
-using Istio.AppSwitch.Dataplane.Interception;
 using System.Reflection;
+using Istio.AppSwitch.Dataplane.Interception;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
 using Microsoft.AspNetCore.Builder;
