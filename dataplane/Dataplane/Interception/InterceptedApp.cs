@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Istio.AppSwitch.Dataplane.Registry;
 using Istio.AppSwitch.Interop;
+using Istio.AppSwitch.ProxyProtocol;
 
 namespace Istio.AppSwitch.Dataplane.Interception;
 
@@ -56,6 +57,27 @@ internal sealed class InterceptedApp : IDisposable
     /// <summary>Keeps <paramref name="handle"/> for <paramref name="tid"/>; false (and the caller disposes it) when full or taken.</summary>
     public bool TryCacheThreadHandle(int tid, SafePidFdHandle handle) =>
         !IsDisposed && ThreadHandles.Count < MaxThreadHandles && ThreadHandles.TryAdd(tid, handle);
+
+    /// <summary>
+    /// The TLVs of the PROXY headers ax writes for this app (its labels), built on first use and then shared by
+    /// every captured connect. Labels too long for a header are left out rather than cut.
+    /// </summary>
+    public ProxyTlv[] ProxyTlvs => _proxyTlvs ??= BuildProxyTlvs(Record.Labels);
+
+    private ProxyTlv[]? _proxyTlvs;
+
+    private static ProxyTlv[] BuildProxyTlvs(Labels labels)
+    {
+        try
+        {
+            var tlv = AxTlvs.Labels(labels);
+            return tlv.EncodedLength <= 768 ? [tlv] : [];
+        }
+        catch (ArgumentException)
+        {
+            return [];
+        }
+    }
 
     /// <summary>True once the launched process has exited (its descendants may live on).</summary>
     public bool RootExited { get; set; }

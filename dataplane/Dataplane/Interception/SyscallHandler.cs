@@ -154,17 +154,22 @@ internal sealed partial class SyscallHandler
         }
         Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
         var length = backend.Write(sockaddr);
+        var writeHeader = decision.Ref is { IsCapture: true };
 
-        if (info.NonBlocking)
+        if (info.NonBlocking && !writeHeader)
         {
             // EINPROGRESS and then writability, exactly as from the kernel: it is the kernel's connect.
             Complete(app, id, appSocket, in destination, Sockets.Connect(appSocket, sockaddr[..length]), decision.Ref?.Name);
             return false;
         }
 
-        // A blocking socket: connect it nonblocking so that the reactor thread never waits, then give it back
-        // its blocking mode. Loopback handshakes usually finish within connect(2) itself.
-        Sockets.SetStatusFlags(appSocket, info.StatusFlags | O_NONBLOCK);
+        // A blocking socket, or one that must carry a PROXY header before the application sees it: connect it
+        // nonblocking so that the reactor thread never waits, then give it back its own mode. Loopback handshakes
+        // usually finish within connect(2) itself.
+        if (!info.NonBlocking)
+        {
+            Sockets.SetStatusFlags(appSocket, info.StatusFlags | O_NONBLOCK);
+        }
         var error = Sockets.Connect(appSocket, sockaddr[..length]);
         if (error == Errno.EINPROGRESS && IsConnectDone(appSocket, out var outcome))
         {
@@ -172,31 +177,48 @@ internal sealed partial class SyscallHandler
         }
         if (error != Errno.EINPROGRESS)
         {
-            Sockets.SetStatusFlags(appSocket, info.StatusFlags);
+            error = Finish(app, appSocket, in info, in destination, error, writeHeader);
             Complete(app, id, appSocket, in destination, error, decision.Ref?.Name);
             return false;
         }
 
         // The application thread stays parked until the handshake ends, as it would in the kernel; the wait is
         // on the reactor, not on a thread.
-        _ = CompleteBlockingConnectAsync(app, id, appSocket, info, destination, decision.Ref?.Name);
+        _ = CompleteConnectAsync(app, id, appSocket, info, destination, decision.Ref?.Name, writeHeader);
         return true;
     }
 
-    private async Task CompleteBlockingConnectAsync(InterceptedApp app, ulong id, SafeFd appSocket, AppSocketInfo info,
-        Interop.InetEndpoint destination, string? refName)
+    /// <summary>
+    /// The end of a connect that ax saw through: writes the PROXY header if the ref wants one, gives the socket
+    /// back its own status flags, and says what the application gets. A nonblocking socket gets EINPROGRESS for a
+    /// success, as a TCP connect always answers; it is writable by the time the application polls.
+    /// </summary>
+    private static Errno Finish(InterceptedApp app, SafeFd appSocket, in AppSocketInfo info, in Interop.InetEndpoint destination, Errno error, bool writeHeader)
+    {
+        if (error == Errno.Success && writeHeader)
+        {
+            error = WriteProxyHeader(app, appSocket, in destination);
+        }
+        Sockets.SetStatusFlags(appSocket, info.StatusFlags);
+        return error == Errno.Success && info.NonBlocking ? Errno.EINPROGRESS : error;
+    }
+
+    private async Task CompleteConnectAsync(InterceptedApp app, ulong id, SafeFd appSocket, AppSocketInfo info,
+        Interop.InetEndpoint destination, string? refName, bool writeHeader)
     {
         using (appSocket)
         {
             var error = Errno.EINPROGRESS;
             try
             {
-                var sendTimeout = ReadSendTimeout(appSocket);
+                // SO_SNDTIMEO bounds a blocking connect; a nonblocking one has no bound of its own.
+                var sendTimeout = info.NonBlocking ? TimeSpan.Zero : ReadSendTimeout(appSocket);
                 using var timeout = sendTimeout > TimeSpan.Zero ? new CancellationTokenSource(sendTimeout) : null;
                 try
                 {
                     await _reactor.WaitAsync(appSocket, EpollEvents.Out, timeout?.Token ?? CancellationToken.None).ConfigureAwait(false);
                     IsConnectDone(appSocket, out error);
+                    error = Finish(app, appSocket, in info, in destination, error, writeHeader);
                 }
                 catch (OperationCanceledException) when (timeout is not null && timeout.IsCancellationRequested)
                 {

@@ -1,0 +1,38 @@
+using Istio.AppSwitch.Interop;
+using Istio.AppSwitch.ProxyProtocol;
+using static Istio.AppSwitch.Interop.SocketConstants;
+
+namespace Istio.AppSwitch.Dataplane.Interception;
+
+/// <summary>
+/// Outbound capture: a connect that a capture ref (<c>--proxy-protocol v2</c>, the default of a catch-all VIP) sends
+/// to a sidecar carries a PROXY protocol v2 header, written by ax before the application gets its socket back, so
+/// that the sidecar knows where the application meant to go. ax writes the header and leaves: no byte of the
+/// application's passes through it.
+/// </summary>
+internal sealed partial class SyscallHandler
+{
+    /// <summary>Room for the header: addresses, the CRC32C and the application's labels.</summary>
+    private const int MaxProxyHeader = 1024;
+
+    /// <summary>
+    /// Writes the header into the freshly connected <paramref name="appSocket"/>: the source is the socket's own
+    /// address, the destination what the application asked for, and the TLVs carry the application's labels
+    /// (<see cref="AxTlvs"/>) and a CRC32C. A header that does not go out whole fails the connect: a sidecar would
+    /// read a torn header as the application's bytes.
+    /// </summary>
+    private static Errno WriteProxyHeader(InterceptedApp app, SafeFd appSocket, in InetEndpoint destination)
+    {
+        Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
+        if (Sockets.GetSockName(appSocket, sockaddr, out var length) != Errno.Success
+            || !InetEndpoint.TryParse(sockaddr[..length], out var source, out _))
+        {
+            return Errno.ENOTCONN;
+        }
+        Span<byte> header = stackalloc byte[MaxProxyHeader];
+        var written = ProxyV2Writer.WriteProxy(header, source.AddressBytes, source.Port, destination.AddressBytes, destination.Port,
+            ProxyTransport.Stream, app.ProxyTlvs, addCrc32c: true);
+        var error = Sockets.Send(appSocket, header[..written], MSG_NOSIGNAL | MSG_DONTWAIT, out var sent);
+        return error != Errno.Success ? error : sent == written ? Errno.Success : Errno.EPIPE;
+    }
+}
