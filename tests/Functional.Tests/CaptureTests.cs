@@ -74,8 +74,8 @@ public sealed class CaptureTests(AxEnvironment ax)
             var excluded = await ax.RunUnderAxAsync(["--labels", "app=web-excl"], ["curl", "-sS", "--max-time", "10", $"http://127.0.0.1:{serverPort}/index.html"]);
             var otherClient = await ax.RunUnderAxAsync(["--labels", "app=not-web"], ["curl", "-sS", "--max-time", "10", $"http://127.0.0.1:{serverPort}/index.html"]);
 
-            Assert.True(excluded.ExitCode == 0 && excluded.Stdout == "direct", excluded.ToString());
-            Assert.True(otherClient.ExitCode == 0 && otherClient.Stdout == "direct", otherClient.ToString());
+            Assert.True(excluded.ExitCode == 0 && excluded.Stdout.Trim() == "direct", excluded.ToString());
+            Assert.True(otherClient.ExitCode == 0 && otherClient.Stdout.Trim() == "direct", otherClient.ToString());
         }
         finally
         {

@@ -160,9 +160,9 @@ public sealed class RedirectTests(AxEnvironment ax)
     }
 
     [Fact]
-    public async Task Client_RefWithoutLiveBackend_GetsEconnrefused()
+    public async Task Client_RefWithoutLiveBackendAndNoWait_GetsEconnrefused()
     {
-        await ax.CreateRefAsync("nobody-t8", "127.96.1.8:7000", "app=nobody-t8");
+        await ax.CreateRefAsync("nobody-t8", "127.96.1.8:7000", "app=nobody-t8", null, "--wait", "0");
 
         var result = await ax.RunUnderAxAsync([], ["python3", Path.Combine(Programs, "client.py"), "127.96.1.8", "7000", "p"]);
 

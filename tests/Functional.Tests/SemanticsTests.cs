@@ -91,7 +91,7 @@ public sealed class SemanticsTests(AxEnvironment ax)
         var port = int.Parse(server.Stdout.Split(':')[1].Trim(), System.Globalization.CultureInfo.InvariantCulture);
         await ax.WaitForServiceAsync(port, server);
         await ax.CreateRefAsync("echo-s4", "127.96.2.4:7000", "app=echo-s4");
-        await ax.CreateRefAsync("nobody-s4", "127.96.2.5:7000", "app=nobody-s4");
+        await ax.CreateRefAsync("nobody-s4", "127.96.2.5:7000", "app=nobody-s4", null, "--wait", "0");
         var client = Path.Combine(Programs, "client.py");
 
         // Two redirected connects, one refused (no backend), one left to the kernel; then the app stays up.
