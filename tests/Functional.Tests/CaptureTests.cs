@@ -60,6 +60,32 @@ public sealed class CaptureTests(AxEnvironment ax)
     }
 
     [Fact]
+    public async Task CatchAllRefV6_Ipv6ClientReachesItsIpv6DestinationThroughHaproxy()
+    {
+        var (serverPort, sidecarPort) = (AxEnvironment.FreePort(), AxEnvironment.FreePort());
+        var root = Directory.CreateTempSubdirectory("ax-capture-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(root, "index.html"), "origin-v6");
+        using var origin = ExternalProcess.Start("python3", ["-m", "http.server", $"{serverPort}", "--bind", "::1", "--directory", root]);
+        await WaitForPortAsync(serverPort, System.Net.IPAddress.IPv6Loopback);
+        await ax.CreateRefAsync("sidecar-v6", "::/0:*", "app=sidecar-v6", "app=web-v6");
+        var config = WriteHaproxyConfig(root, sidecarPort);
+        using var sidecar = await StartSidecarAsync("v6", config, sidecarPort);
+        try
+        {
+            var result = await ax.RunUnderAxAsync(["--labels", "app=web-v6"],
+                ["curl", "-sS", "--max-time", "20", "-w", "\\n%{remote_ip}:%{remote_port}", $"http://[::1]:{serverPort}/index.html"]);
+
+            Assert.True(result.ExitCode == 0, result + sidecar.Output);
+            Assert.Equal(["origin-v6", $"::1:{serverPort}"], result.Stdout.Trim().Split('\n'));
+            await sidecar.WaitForOutputAsync($"-> ::1:{serverPort}", TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            await ax.AxAsync("delete", "ref", "sidecar-v6");
+        }
+    }
+
+    [Fact]
     public async Task CatchAllRef_ExcludedDestinationAndOtherClients_ConnectDirectly()
     {
         var (serverPort, sidecarPort) = (AxEnvironment.FreePort(), AxEnvironment.FreePort());
@@ -113,7 +139,7 @@ public sealed class CaptureTests(AxEnvironment ax)
         return path;
     }
 
-    private static async Task WaitForPortAsync(int port)
+    private static async Task WaitForPortAsync(int port, System.Net.IPAddress? address = null)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (true)
@@ -121,7 +147,7 @@ public sealed class CaptureTests(AxEnvironment ax)
             try
             {
                 using var probe = new System.Net.Sockets.TcpClient();
-                await probe.ConnectAsync(System.Net.IPAddress.Loopback, port);
+                await probe.ConnectAsync(address ?? System.Net.IPAddress.Loopback, port);
                 return;
             }
             catch (System.Net.Sockets.SocketException) when (DateTime.UtcNow < deadline)

@@ -93,9 +93,10 @@ public sealed class DependencyOrderingTests(AxEnvironment ax)
         var port = AxEnvironment.FreePort();
         await ax.CreateRefAsync("eagain", "127.96.4.30:80", "app=eagain", null, "--nonblocking", "eagain");
 
-        var nonblocking = await ax.RunUnderAxAsync([], ["python3", Program("connect_probe.py"), "127.96.4.30", "80", "nonblocking"]);
+        // The blocking connect is held first: the nonblocking one is answered at once all the same.
         using var blocking = ax.StartUnderAx([], ["python3", Program("connect_probe.py"), "127.96.4.30", "80", "blocking"]);
         await ax.WaitForHeldAsync("eagain", 1);
+        var nonblocking = await ax.RunUnderAxAsync([], ["python3", Program("connect_probe.py"), "127.96.4.30", "80", "nonblocking"]);
         using var server = ax.StartUnderAx(["--labels", "app=eagain"], ["python3", Program("echo_server.py"), "127.0.0.1", $"{port}", "eagain"]);
         await blocking.WaitForExitAsync(TimeSpan.FromSeconds(30));
 
