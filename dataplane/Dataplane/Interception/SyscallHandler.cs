@@ -89,7 +89,9 @@ internal sealed partial class SyscallHandler
     private void HandleConnect(InterceptedApp app, in SeccompNotification n)
     {
         var fd = (int)n.Arg0;
-        if (!TryReadSockaddr(app, in n, n.Arg1, n.Arg2, out var destination))
+        // No id check here: a connect left to the kernel needs none (CONTINUE on a stale id is refused), and one
+        // that ax decides proves its thread through the pidfd in TryGetAppSocket, after the read.
+        if (!TryReadSockaddr(app, in n, n.Arg1, n.Arg2, checkId: false, out var destination))
         {
             return;
         }
@@ -240,14 +242,29 @@ internal sealed partial class SyscallHandler
     }
 
     /// <summary>Answers a redirected connect and remembers the VIP for getpeername when it connected or is connecting.</summary>
+    /// <remarks>
+    /// On the reactor thread the answer goes first and the bookkeeping after, off the application's critical path:
+    /// the application's next trapped call (a getpeername) is handled on this same thread, so it cannot overtake
+    /// the record. Elsewhere (a handshake finished on the thread pool) the record must come first.
+    /// </remarks>
     private void Complete(InterceptedApp app, ulong id, SafeFd appSocket, in Interop.InetEndpoint destination, Errno result, string? refName)
     {
-        if (result is Errno.Success or Errno.EINPROGRESS)
+        var connected = result is Errno.Success or Errno.EINPROGRESS;
+        var recordLater = connected && _reactor.IsOnReactorThread;
+        if (connected && !recordLater)
         {
-            if (ProcFs.GetInode(appSocket, out var inode) == Errno.Success)
-            {
-                app.Sockets[inode] = new SocketOverride(destination, HasPeer: true, default, HasLocal: false);
-            }
+            RecordPeer(app, appSocket, in destination);
+        }
+        // ENOENT: the thread was interrupted (a signal, its death) and the call is gone. A restarted connect
+        // arrives as a new notification and finds the connection in progress (EALREADY), as in the kernel.
+        Seccomp.Respond(app.Listener, id, result == Errno.Success ? 0 : -1, result);
+        if (recordLater)
+        {
+            RecordPeer(app, appSocket, in destination);
+        }
+
+        if (connected)
+        {
             Interlocked.Increment(ref app.Counters.Redirected);
             Log.Redirected(_logger, app.Record.Id, destination, refName);
         }
@@ -256,9 +273,14 @@ internal sealed partial class SyscallHandler
             Interlocked.Increment(ref app.Counters.Refused);
             Log.BackendConnectFailed(_logger, app.Record.Id, destination, result);
         }
-        // ENOENT: the thread was interrupted (a signal, its death) and the call is gone. A restarted connect
-        // arrives as a new notification and finds the connection in progress (EALREADY), as in the kernel.
-        Seccomp.Respond(app.Listener, id, result == Errno.Success ? 0 : -1, result);
+    }
+
+    private static void RecordPeer(InterceptedApp app, SafeFd appSocket, in Interop.InetEndpoint destination)
+    {
+        if (ProcFs.GetInode(appSocket, out var inode) == Errno.Success)
+        {
+            app.Sockets[inode] = new SocketOverride(destination, HasPeer: true, default, HasLocal: false);
+        }
     }
 
     /// <summary>The application's <c>SO_SNDTIMEO</c>, which bounds a blocking connect; zero when unset.</summary>
@@ -318,7 +340,7 @@ internal sealed partial class SyscallHandler
     // bind(fd, addr, addrlen)
     private void HandleBind(InterceptedApp app, in SeccompNotification n)
     {
-        if (!TryReadSockaddr(app, in n, n.Arg1, n.Arg2, out var requested))
+        if (!TryReadSockaddr(app, in n, n.Arg1, n.Arg2, checkId: true, out var requested))
         {
             return;
         }
@@ -402,9 +424,9 @@ internal sealed partial class SyscallHandler
     /// <summary>
     /// Reads and parses a sockaddr argument. On any problem that the kernel would report itself (bad pointer, bad
     /// length, a family ax does not handle) it answers CONTINUE and returns false, so the application gets the
-    /// kernel's own errno. Also returns false when the notification is no longer valid.
+    /// kernel's own errno. With <paramref name="checkId"/>, also returns false when the notification is no longer valid.
     /// </summary>
-    private static bool TryReadSockaddr(InterceptedApp app, in SeccompNotification n, ulong address, ulong lengthArg,
+    private static bool TryReadSockaddr(InterceptedApp app, in SeccompNotification n, ulong address, ulong lengthArg, bool checkId,
         out Interop.InetEndpoint endpoint)
     {
         endpoint = default;
@@ -421,7 +443,7 @@ internal sealed partial class SyscallHandler
             Continue(app, n.Id);
             return false;
         }
-        if (!Seccomp.IsIdValid(app.Listener, n.Id))
+        if (checkId && !Seccomp.IsIdValid(app.Listener, n.Id))
         {
             return false; // the thread is gone; nothing to answer, and what was read may be another process's
         }
