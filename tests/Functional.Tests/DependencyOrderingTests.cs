@@ -176,6 +176,42 @@ public sealed class DependencyOrderingTests(AxEnvironment ax)
         await ax.WaitForHeldAsync("app-timeout", 0, TimeSpan.FromSeconds(5));
     }
 
+    [Fact]
+    public async Task SecondConnectOnAConnectedSocket_BackendGone_KernelAnswersEisconnNotHeld()
+    {
+        var port = AxEnvironment.FreePort();
+        await ax.CreateRefAsync("gone", "127.96.4.50:80", "app=gone");
+        var server = ax.StartUnderAx(["--labels", "app=gone"], ["python3", Program("echo_server.py"), "127.0.0.1", $"{port}", "gone"]);
+        await ax.WaitForServiceAsync(port, server);
+
+        using var client = ax.StartUnderAx([], ["python3", Program("connect_probe.py"), "127.96.4.50", "80", "twice", "4"]);
+        await client.WaitForOutputAsync("connected", TimeSpan.FromSeconds(20));
+        server.Dispose();
+        await WaitForBackendsAsync("gone", 0);
+        Assert.Equal(0, await client.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+
+        // The kernel says EISCONN, which python's connect_ex reports as 0 (as it does without ax).
+        var probe = Probe.Parse(client.Stdout);
+        Assert.True(probe.Result == "ok", client.Output);
+        Assert.InRange(probe.Milliseconds, 0, 1000);
+    }
+
+    private async Task WaitForBackendsAsync(string refName, int count)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var result = await ax.AxAsync("get", "ref", refName, "-o", "json");
+            using var json = System.Text.Json.JsonDocument.Parse(result.Stdout);
+            if (json.RootElement.GetProperty("backends").GetInt32() == count)
+            {
+                return;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"ref {refName} still has backends: {result.Stdout}");
+            await Task.Delay(50);
+        }
+    }
+
     private static int OpenFds(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
 
     /// <summary>The line connect_probe.py prints.</summary>

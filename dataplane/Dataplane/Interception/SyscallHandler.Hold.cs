@@ -16,6 +16,13 @@ internal sealed partial class SyscallHandler
     private bool WaitForBackend(InterceptedApp app, ulong id, SafeFd appSocket, in AppSocketInfo info,
         in InetEndpoint destination, ServiceRef reference)
     {
+        if (!IsUnconnected(appSocket))
+        {
+            // A second connect on a socket that is connected or connecting (the nonblocking idiom that asks for
+            // the outcome): the kernel answers it (EISCONN, EALREADY) without sending anything.
+            Continue(app, id);
+            return false;
+        }
         if (reference.Wait <= TimeSpan.Zero)
         {
             Refuse(app, id, in destination, reference.Name);
@@ -42,6 +49,18 @@ internal sealed partial class SyscallHandler
         _held.Add(new HeldConnect(app, id, appSocket, info, destination, reference.Name, inode, since));
         return true;
     }
+
+    /// <summary>True when the TCP socket is in CLOSE: no handshake started, nothing to answer for but ax.</summary>
+    private static bool IsUnconnected(SafeFd socket)
+    {
+        // struct tcp_info starts with the state byte; TCP_CLOSE is 7.
+        Span<byte> tcpInfo = stackalloc byte[8];
+        return Sockets.GetSockOpt(socket, SocketConstants.IPPROTO_TCP, SocketConstants.TCP_INFO, tcpInfo, out var length) != Errno.Success
+            || length < 1
+            || tcpInfo[0] == TcpClose;
+    }
+
+    private const byte TcpClose = 7;
 
     private void Refuse(InterceptedApp app, ulong id, in InetEndpoint destination, string refName)
     {

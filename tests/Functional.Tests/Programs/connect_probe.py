@@ -3,6 +3,8 @@
 #   MODE blocking    - a blocking connect (then one request line, whose answer is printed as reply=...)
 #   MODE nonblocking - one nonblocking connect(2) call: its immediate result
 #   MODE alarm       - a blocking connect that SIGALRM interrupts after SECONDS (the application's own timeout)
+#   MODE twice       - a nonblocking connect, wait until connected, print "connected", sleep SECONDS, then connect
+#                      again (the idiom that asks for the outcome): its result is reported
 import errno
 import os
 import signal
@@ -26,7 +28,17 @@ s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 start = time.monotonic()
 reply = ""
 try:
-    if mode == "nonblocking":
+    if mode == "twice":
+        import select
+        s.setblocking(False)
+        s.connect_ex((host, port))
+        select.select([], [s], [], 10)
+        print("connected", flush=True)
+        time.sleep(seconds)
+        start = time.monotonic()
+        code = s.connect_ex((host, port))
+        result = "ok" if code == 0 else errno.errorcode.get(code, str(code))
+    elif mode == "nonblocking":
         s.setblocking(False)
         code = s.connect_ex((host, port))
         result = "ok" if code == 0 else errno.errorcode.get(code, str(code))
