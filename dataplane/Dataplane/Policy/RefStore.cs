@@ -149,6 +149,7 @@ public sealed partial class RefStore
         }
         ValidationException.ThrowIfAny(errors);
 
+        int removedCount;
         lock (_gate)
         {
             var refs = _refs.ToBuilder();
@@ -191,13 +192,14 @@ public sealed partial class RefStore
             }
             if (validated.Length == 0 && removed.Count == 0)
             {
-                return validated; // nothing to do: no snapshot, so that an empty push costs the connect path nothing
+                return validated; // nothing changed, so no new snapshot
             }
             _routing.PublishRefs(CollectionsMarshal.AsSpan(removed), validated);
             _dnsOwners = dnsOwners.ToImmutable();
             Volatile.Write(ref _refs, refs.ToImmutable());
-            Log.RefsApplied(_logger, validated.Length, removed.Count);
+            removedCount = removed.Count;
         }
+        Log.RefsApplied(_logger, validated.Length, removedCount);
         return validated;
     }
 
