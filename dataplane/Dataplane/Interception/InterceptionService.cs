@@ -38,6 +38,9 @@ public sealed record InterceptionOptions
 /// </remarks>
 public sealed partial class InterceptionService : IHostedService, IDisposable
 {
+    /// <summary>The first read of a launch request: enough for the request of a typical command line.</summary>
+    private const int InitialLaunchBufferBytes = 2048;
+
     private readonly InterceptionOptions _options;
     private readonly ServiceRegistry _registry;
     private readonly ILogger<InterceptionService> _logger;
@@ -219,7 +222,10 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             throw new LaunchRejectedException("cannot identify the launching process (SO_PEERCRED)");
         }
 
-        var buffer = new byte[4 + LaunchProtocol.MaxMessageBytes];
+        // Sized for a typical request (a few hundred bytes), and replaced by one of the exact size when the length
+        // prefix says more is coming: a buffer of MaxMessageBytes per launch made 100 launches allocate 6.4 MB, which
+        // the GC then kept committed.
+        var buffer = new byte[InitialLaunchBufferBytes];
         var fds = new int[4];
         var received = 0;
         var fdCount = 0;
@@ -256,6 +262,12 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             if (length < 0)
             {
                 throw new LaunchRejectedException("the launch request has an invalid length");
+            }
+            if (4 + length > buffer.Length)
+            {
+                var whole = new byte[4 + length];
+                buffer.AsSpan(0, received).CopyTo(whole);
+                buffer = whole;
             }
             while (received < 4 + length)
             {

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Istio.AppSwitch.Dataplane.Configuration;
 using Istio.AppSwitch.Dataplane.Registry;
 using Microsoft.Extensions.Logging;
@@ -9,7 +10,7 @@ namespace Istio.AppSwitch.Dataplane.Policy;
 /// <summary>
 /// The service references the daemon knows, by name. Thread-safe. Every change publishes a new routing snapshot
 /// to the <see cref="RoutingTable"/> before the call returns, so a connect that starts after <see cref="Create"/>
-/// returned sees the new ref.
+/// (or <see cref="Apply"/>) returned sees the new ref.
 /// </summary>
 public sealed partial class RefStore
 {
@@ -29,6 +30,9 @@ public sealed partial class RefStore
 
     // Replaced, never mutated, under _gate; readers take the reference without a lock.
     private ImmutableSortedDictionary<string, ServiceRef> _refs = ImmutableSortedDictionary.Create<string, ServiceRef>(StringComparer.Ordinal);
+
+    // The name of the ref that holds each DNS name. Read and replaced under _gate only.
+    private ImmutableDictionary<string, string> _dnsOwners = ImmutableDictionary.Create<string, string>(StringComparer.Ordinal);
 
     /// <summary>Creates an empty store that publishes to <paramref name="routing"/>.</summary>
     public RefStore(RoutingTable routing, TimeProvider? timeProvider = null, ILogger<RefStore>? logger = null)
@@ -58,20 +62,17 @@ public sealed partial class RefStore
             {
                 throw new ConflictException("name", $"ref \"{created.Name}\" already exists");
             }
+            if (created.Dns is not null && _dnsOwners.TryGetValue(created.Dns, out var owner))
+            {
+                throw new ConflictException("dns", $"dns name \"{created.Dns}\" is already used by ref \"{owner}\"");
+            }
+            // Publish while holding _gate so that two writers cannot publish their snapshots out of order.
+            _routing.PublishRefs([], [created]);
             if (created.Dns is not null)
             {
-                foreach (var other in _refs.Values)
-                {
-                    if (string.Equals(other.Dns, created.Dns, StringComparison.Ordinal))
-                    {
-                        throw new ConflictException("dns", $"dns name \"{created.Dns}\" is already used by ref \"{other.Name}\"");
-                    }
-                }
+                _dnsOwners = _dnsOwners.Add(created.Dns, created.Name);
             }
-            var next = _refs.Add(created.Name, created);
-            // Publish while holding _gate so that two writers cannot publish their snapshots out of order.
-            _routing.PublishRefs(next.Values.ToImmutableArray());
-            Volatile.Write(ref _refs, next);
+            Volatile.Write(ref _refs, _refs.Add(created.Name, created));
         }
         Log.RefCreated(_logger, created.Name, created.Vip.ToString(), created.Selector.Text);
         return created;
@@ -83,16 +84,129 @@ public sealed partial class RefStore
         ArgumentNullException.ThrowIfNull(name);
         lock (_gate)
         {
-            if (!_refs.ContainsKey(name))
+            if (!_refs.TryGetValue(name, out var existing))
             {
                 return false;
             }
-            var next = _refs.Remove(name);
-            _routing.PublishRefs(next.Values.ToImmutableArray());
-            Volatile.Write(ref _refs, next);
+            _routing.PublishRefs([name], []);
+            if (existing.Dns is not null)
+            {
+                _dnsOwners = _dnsOwners.Remove(existing.Dns);
+            }
+            Volatile.Write(ref _refs, _refs.Remove(name));
         }
         Log.RefDeleted(_logger, name);
         return true;
+    }
+
+    /// <summary>
+    /// Applies a batch of changes as one: every ref of <paramref name="upserts"/> is created, or replaces the ref of
+    /// its name (which keeps its <see cref="ServiceRef.CreatedAt"/>), and every ref named in
+    /// <paramref name="deletes"/> is removed (a name that is not there is skipped). All or nothing: nothing changes
+    /// unless the whole batch is valid, and connects see either none of the batch or all of it, through one new
+    /// routing snapshot. Made for the xDS translation, where one push changes many refs.
+    /// </summary>
+    /// <returns>The refs of <paramref name="upserts"/> as stored, in the same order.</returns>
+    /// <exception cref="ValidationException">
+    /// Lists every problem of the batch: each bad field of each spec (<c>upserts[3].vip</c>), a name given twice
+    /// in <paramref name="upserts"/>, or in both lists, and an empty name in <paramref name="deletes"/>.
+    /// </exception>
+    /// <exception cref="ConflictException">The batch would leave one DNS name on two refs.</exception>
+    public IReadOnlyList<ServiceRef> Apply(IReadOnlyList<RefSpec> upserts, IReadOnlyList<string> deletes)
+    {
+        ArgumentNullException.ThrowIfNull(upserts);
+        ArgumentNullException.ThrowIfNull(deletes);
+        var now = _time.GetUtcNow();
+        var errors = new List<FieldError>();
+        var validated = new ServiceRef[upserts.Count];
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < upserts.Count; i++)
+        {
+            var field = $"upserts[{i}]";
+            try
+            {
+                validated[i] = Validate(upserts[i] ?? throw new ValidationException(field, $"{field}: a ref is required"), now);
+            }
+            catch (ValidationException e)
+            {
+                errors.AddRange(e.Errors.Select(error => error.Field.StartsWith(field, StringComparison.Ordinal)
+                    ? error
+                    : new FieldError($"{field}.{error.Field}", $"{field}: {error.Message}")));
+                continue;
+            }
+            if (!names.Add(validated[i].Name))
+            {
+                errors.Add(new FieldError($"{field}.name", $"{field}: ref \"{validated[i].Name}\" appears more than once in the batch"));
+            }
+        }
+        var removals = new string[deletes.Count];
+        for (var i = 0; i < deletes.Count; i++)
+        {
+            var name = deletes[i]?.Trim() ?? "";
+            removals[i] = name;
+            if (name.Length == 0)
+            {
+                errors.Add(new FieldError($"deletes[{i}]", $"deletes[{i}]: a ref name is required"));
+            }
+            else if (names.Contains(name))
+            {
+                errors.Add(new FieldError($"deletes[{i}]", $"deletes[{i}]: ref \"{name}\" is both upserted and deleted in the batch"));
+            }
+        }
+        ValidationException.ThrowIfAny(errors);
+
+        int removedCount;
+        lock (_gate)
+        {
+            var refs = _refs.ToBuilder();
+            var dnsOwners = _dnsOwners.ToBuilder();
+            var removed = new List<string>(removals.Length);
+            foreach (var name in removals)
+            {
+                if (refs.TryGetValue(name, out var existing))
+                {
+                    refs.Remove(name);
+                    removed.Add(name);
+                    if (existing.Dns is not null)
+                    {
+                        dnsOwners.Remove(existing.Dns);
+                    }
+                }
+            }
+            // Release the DNS names of every replaced ref before claiming new ones, so that two refs may swap names.
+            foreach (var reference in validated)
+            {
+                if (refs.TryGetValue(reference.Name, out var existing) && existing.Dns is not null)
+                {
+                    dnsOwners.Remove(existing.Dns);
+                }
+            }
+            for (var i = 0; i < validated.Length; i++)
+            {
+                var reference = validated[i];
+                if (refs.TryGetValue(reference.Name, out var existing))
+                {
+                    // A replaced ref keeps its creation time. Validating the spec again is the one way to build the
+                    // ref with it, and cannot fail now.
+                    reference = validated[i] = Validate(upserts[i], existing.CreatedAt);
+                }
+                if (reference.Dns is not null && !dnsOwners.TryAdd(reference.Dns, reference.Name))
+                {
+                    throw new ConflictException("dns", $"dns name \"{reference.Dns}\" is already used by ref \"{dnsOwners[reference.Dns]}\"");
+                }
+                refs[reference.Name] = reference;
+            }
+            if (validated.Length == 0 && removed.Count == 0)
+            {
+                return validated; // nothing changed, so no new snapshot
+            }
+            _routing.PublishRefs(CollectionsMarshal.AsSpan(removed), validated);
+            _dnsOwners = dnsOwners.ToImmutable();
+            Volatile.Write(ref _refs, refs.ToImmutable());
+            removedCount = removed.Count;
+        }
+        Log.RefsApplied(_logger, validated.Length, removedCount);
+        return validated;
     }
 
     /// <summary>
@@ -199,5 +313,8 @@ public sealed partial class RefStore
 
         [LoggerMessage(EventId = 2002, EventName = "RefDeleted", Level = LogLevel.Information, Message = "Deleted ref {Name}")]
         public static partial void RefDeleted(ILogger logger, string name);
+
+        [LoggerMessage(EventId = 2003, EventName = "RefsApplied", Level = LogLevel.Information, Message = "Applied a batch of refs: {Upserted} created or replaced, {Deleted} deleted")]
+        public static partial void RefsApplied(ILogger logger, int upserted, int deleted);
     }
 }

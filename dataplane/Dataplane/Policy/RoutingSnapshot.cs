@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Istio.AppSwitch.Dataplane.Policy.LoadBalancing;
 using Istio.AppSwitch.Dataplane.Registry;
 using Istio.AppSwitch.Interop;
@@ -27,7 +28,7 @@ namespace Istio.AppSwitch.Dataplane.Policy;
 public sealed class RoutingSnapshot
 {
     private readonly RefIndex _index;
-    private readonly RefBackends[] _backends;
+    private readonly SelectorIndex _selection;
     private readonly FrozenDictionary<RouteKey, BackendSet> _advertised;
     private readonly ILoadBalancingPolicy _policy;
 
@@ -35,25 +36,28 @@ public sealed class RoutingSnapshot
         long version,
         RefIndex index,
         ImmutableArray<ServiceRecord> services,
-        RefBackends[] backends,
+        SelectorIndex selection,
         FrozenDictionary<RouteKey, BackendSet> advertised)
     {
         Version = version;
         _index = index;
         ServiceArray = services;
-        _backends = backends;
+        _selection = selection;
         _advertised = advertised;
         _policy = LoadBalancingPolicies.Default;
     }
 
     /// <summary>The snapshot with no refs and no services: every connect is <see cref="ConnectDecisionKind.NoMatch"/>.</summary>
-    public static RoutingSnapshot Empty { get; } = new(0, RefIndex.Empty, [], [], FrozenDictionary<RouteKey, BackendSet>.Empty);
+    public static RoutingSnapshot Empty { get; } = new(0, RefIndex.Empty, [], SelectorIndex.Empty, FrozenDictionary<RouteKey, BackendSet>.Empty);
 
     /// <summary>Increases by one with every snapshot a <see cref="RoutingTable"/> publishes.</summary>
     public long Version { get; }
 
-    /// <summary>The refs, ordered by name.</summary>
+    /// <summary>The refs, ordered by name (sorted when first asked for).</summary>
     public IReadOnlyList<ServiceRef> Refs => _index.Refs;
+
+    /// <summary>How many refs the snapshot holds.</summary>
+    public int RefCount => _index.Count;
 
     /// <summary>The live services, in registration order.</summary>
     public IReadOnlyList<ServiceRecord> Services => ServiceArray;
@@ -113,9 +117,7 @@ public sealed class RoutingSnapshot
     public int CountBackends(ServiceRef reference)
     {
         ArgumentNullException.ThrowIfNull(reference);
-        return _index.ByName.TryGetValue(reference.Name, out var route) && route.Slot < _backends.Length
-            ? _backends[route.Slot].All.Services.Length
-            : 0;
+        return _index.ByName.TryGetValue(reference.Name, out var route) ? route.Backends.All.Services.Length : 0;
     }
 
     /// <summary>
@@ -140,31 +142,81 @@ public sealed class RoutingSnapshot
 
     private ConnectDecision Decide(RefRoute route, ushort port)
     {
-        var backends = _backends[route.Slot].For(port);
+        var backends = route.Backends.For(port);
         return _policy.PickBackend(backends) is { } service
             ? ConnectDecision.Redirect(service, route.Ref)
             : ConnectDecision.NoBackend(route.Ref);
     }
 
     /// <summary>
-    /// Builds the next snapshot from <paramref name="index"/> and <paramref name="services"/>, carrying the round
-    /// robin counters of <paramref name="previous"/> over, so that a registry change does not send the next
-    /// connects of every ref to its first backend again.
+    /// The next snapshot: this one without the refs named in <paramref name="removed"/> and with
+    /// <paramref name="added"/> (a ref of a name already present replaces it, and keeps its round robin turn).
+    /// Costs O(changes x log n): only the new refs' backends are selected, and the index is changed by path copying.
     /// </summary>
-    internal static RoutingSnapshot Build(RefIndex index, ImmutableArray<ServiceRecord> services, RoutingSnapshot previous)
+    internal RoutingSnapshot WithRefs(ReadOnlySpan<string> removed, ReadOnlySpan<ServiceRef> added)
     {
-        var tcp = services.Where(s => s.Protocol == TransportProtocol.Tcp).ToArray();
-        var selection = new SelectorIndex(tcp);
-
-        var backends = new RefBackends[index.Routes.Length];
-        foreach (var route in index.Routes)
+        var routes = new RefRoute[added.Length];
+        for (var i = 0; i < added.Length; i++)
         {
-            var before = previous._index.ByName.TryGetValue(route.Ref.Name, out var old) && old.Slot < previous._backends.Length
-                ? previous._backends[old.Slot]
-                : null;
-            backends[route.Slot] = RefBackends.Create(selection.Select(route.Ref.Selector), before);
+            var reference = added[i];
+            var before = _index.ByName.TryGetValue(reference.Name, out var old) ? old.Backends : null;
+            routes[i] = new RefRoute(reference, RefBackends.Create(_selection.Select(reference.Selector), before));
+        }
+        return new RoutingSnapshot(Version + 1, _index.Change(removed, routes), ServiceArray, _selection, _advertised);
+    }
+
+    /// <summary>
+    /// The next snapshot, with <paramref name="services"/> as the live services. Only the refs whose selector
+    /// matches a service that came or went get new backends (with their round robin turn carried over); the others
+    /// keep theirs, counters included, so a registry change costs O(refs) selector tests and O(changed) garbage.
+    /// </summary>
+    internal RoutingSnapshot WithServices(ImmutableArray<ServiceRecord> services)
+    {
+        var changed = ChangedTcpServices(ServiceArray, services);
+        if (changed.Count == 0)
+        {
+            // A UDP service came or went: nothing routes to it.
+            return new RoutingSnapshot(Version + 1, _index, services, _selection, _advertised);
         }
 
+        var tcp = services.Where(s => s.Protocol == TransportProtocol.Tcp).ToArray();
+        var selection = new SelectorIndex(tcp);
+        var reselected = new List<RefRoute>();
+        foreach (var route in _index.ByName.Values)
+        {
+            foreach (var service in changed)
+            {
+                if (route.Ref.Selector.Matches(service.Labels))
+                {
+                    reselected.Add(route.WithBackends(RefBackends.Create(selection.Select(route.Ref.Selector), route.Backends)));
+                    break;
+                }
+            }
+        }
+        var index = reselected.Count == 0 ? _index : _index.Change([], CollectionsMarshal.AsSpan(reselected));
+        var advertised = changed.Any(s => s.Advertised is not null) ? Advertise(tcp, _advertised) : _advertised;
+        return new RoutingSnapshot(Version + 1, index, services, selection, advertised);
+    }
+
+    /// <summary>The TCP services in one list and not the other (a replaced record is in both).</summary>
+    private static List<ServiceRecord> ChangedTcpServices(ImmutableArray<ServiceRecord> before, ImmutableArray<ServiceRecord> after)
+    {
+        var old = new HashSet<ServiceRecord>(before.Where(s => s.Protocol == TransportProtocol.Tcp), ReferenceEqualityComparer.Instance);
+        var changed = new List<ServiceRecord>();
+        foreach (var service in after)
+        {
+            if (service.Protocol == TransportProtocol.Tcp && !old.Remove(service))
+            {
+                changed.Add(service);
+            }
+        }
+        changed.AddRange(old);
+        return changed;
+    }
+
+    /// <summary>The services reachable at their <c>--ip</c> address, by <c>IP:PORT</c>, keeping the turns of <paramref name="previous"/>.</summary>
+    private static FrozenDictionary<RouteKey, BackendSet> Advertise(ServiceRecord[] tcp, FrozenDictionary<RouteKey, BackendSet> previous)
+    {
         var advertised = new Dictionary<RouteKey, List<ServiceRecord>>();
         foreach (var service in tcp)
         {
@@ -178,16 +230,15 @@ public sealed class RoutingSnapshot
                 list.Add(service);
             }
         }
-        var advertisedSets = advertised.ToFrozenDictionary(
+        return advertised.ToFrozenDictionary(
             p => p.Key,
-            p => new BackendSet([.. p.Value], previous._advertised.TryGetValue(p.Key, out var old) ? old.Counter : 0));
-
-        return new RoutingSnapshot(previous.Version + 1, index, services, backends, advertisedSets);
+            p => new BackendSet([.. p.Value], previous.TryGetValue(p.Key, out var old) ? old.Counter : 0));
     }
 
     /// <summary>
     /// An inverted index of the services' labels. A selector with an equality term only looks at the services that
-    /// carry that label, so matching 10,000 selectors against the registry does not cost 10,000 full scans.
+    /// carry that label, so matching 10,000 selectors against the registry does not cost 10,000 full scans. Built
+    /// when the services change, and kept in the snapshot for the refs created until the next change.
     /// </summary>
     private sealed class SelectorIndex
     {
@@ -210,6 +261,8 @@ public sealed class RoutingSnapshot
             }
         }
 
+        public static SelectorIndex Empty { get; } = new([]);
+
         /// <summary>The services <paramref name="selector"/> matches, in registration order.</summary>
         public ServiceRecord[] Select(LabelSelector selector)
         {
@@ -229,15 +282,15 @@ public sealed class RoutingSnapshot
                     candidates = list;
                 }
             }
-            var matched = new List<ServiceRecord>();
+            List<ServiceRecord>? matched = null;
             foreach (var service in candidates)
             {
                 if (selector.Matches(service.Labels))
                 {
-                    matched.Add(service);
+                    (matched ??= []).Add(service);
                 }
             }
-            return [.. matched];
+            return matched is null ? [] : [.. matched];
         }
     }
 }
@@ -250,6 +303,9 @@ internal sealed class RefBackends
         All = all;
         ByPort = byPort;
     }
+
+    /// <summary>The backends of a ref that selects no live service; shared, since an empty set never turns.</summary>
+    public static RefBackends None { get; } = new(BackendSet.Empty, FrozenDictionary<ushort, BackendSet>.Empty);
 
     /// <summary>Every service the selector matches.</summary>
     public BackendSet All { get; }
@@ -265,6 +321,10 @@ internal sealed class RefBackends
 
     public static RefBackends Create(ServiceRecord[] services, RefBackends? previous)
     {
+        if (services.Length == 0)
+        {
+            return None;
+        }
         var byPort = services
             .GroupBy(s => s.Target.Port)
             .ToFrozenDictionary(

@@ -8,9 +8,9 @@ namespace Istio.AppSwitch.Dataplane.Policy;
 
 /// <summary>
 /// Owns the current <see cref="RoutingSnapshot"/>. The <see cref="ServiceRegistry"/> and the <see cref="RefStore"/>
-/// publish their changes here; each publication builds a whole new snapshot off the connect path and swaps it in
-/// with one reference write. The connect path reads <see cref="Current"/> with a volatile read and no lock, and
-/// keeps using the snapshot it read for the whole decision.
+/// publish their changes here; each publication makes a new snapshot from the current one off the connect path
+/// (sharing what did not change) and swaps it in with one reference write. The connect path reads
+/// <see cref="Current"/> with a volatile read and no lock, and keeps using the snapshot it read for the whole decision.
 /// </summary>
 /// <remarks>
 /// Writers serialize on <c>_gate</c>. Publishers call in while holding their own lock (so that their changes are
@@ -38,24 +38,26 @@ public sealed partial class RoutingTable
     /// <summary>The snapshot in force. A volatile read: no lock, no allocation.</summary>
     public RoutingSnapshot Current => Volatile.Read(ref _current);
 
-    /// <summary>Rebuilds with a new set of refs (ordered by name) and the current services.</summary>
-    internal void PublishRefs(ImmutableArray<ServiceRef> refs)
+    /// <summary>
+    /// Publishes a change of the refs: the refs named in <paramref name="removed"/> go, and <paramref name="added"/>
+    /// come (replacing refs of the same name). One snapshot, however many refs change.
+    /// </summary>
+    internal void PublishRefs(ReadOnlySpan<string> removed, ReadOnlySpan<ServiceRef> added)
     {
         lock (_gate)
         {
             var started = Stopwatch.GetTimestamp();
-            var index = RefIndex.Build(refs);
-            Swap(RoutingSnapshot.Build(index, _current.ServiceArray, _current), started);
+            Swap(_current.WithRefs(removed, added), started);
         }
     }
 
-    /// <summary>Rebuilds with a new set of services and the current refs.</summary>
+    /// <summary>Publishes a new set of services.</summary>
     internal void PublishServices(ImmutableArray<ServiceRecord> services)
     {
         lock (_gate)
         {
             var started = Stopwatch.GetTimestamp();
-            Swap(RoutingSnapshot.Build(_current.Index, services, _current), started);
+            Swap(_current.WithServices(services), started);
         }
     }
 
@@ -64,7 +66,7 @@ public sealed partial class RoutingTable
     {
         Volatile.Write(ref _current, next);
         Published?.Invoke();
-        Log.SnapshotPublished(_logger, next.Version, next.Refs.Count, next.Services.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        Log.SnapshotPublished(_logger, next.Version, next.RefCount, next.Services.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
     private static partial class Log

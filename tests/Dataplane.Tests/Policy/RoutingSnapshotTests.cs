@@ -283,8 +283,7 @@ public sealed class RoutingSnapshotTests
         var world = new TestWorld();
         var client = world.App("cli");
         world.Listen(world.App("svc", "app=svc"), "0.0.0.0:80");
-        var now = DateTimeOffset.UtcNow;
-        var refs = new List<ServiceRef>();
+        var specs = new List<RefSpec>();
         for (var i = 0; i < 10_000; i++)
         {
             var (b, c) = (i / 250, i % 250);
@@ -294,10 +293,10 @@ public sealed class RoutingSnapshotTests
                 1 => $"10.{b}.{c}.0/24:*",
                 _ => $"172.16.{b}.0/24:{1000 + c}",
             };
-            refs.Add(RefStore.Validate(new RefSpec($"r{i}", vip, "app=svc"), now));
+            specs.Add(new RefSpec($"r{i}", vip, "app=svc"));
         }
-        refs.Add(RefStore.Validate(new RefSpec("wide", "10.0.0.0/8:*", "app=svc"), now));
-        world.Routing.PublishRefs([.. refs.OrderBy(r => r.Name, StringComparer.Ordinal)]);
+        specs.Add(new RefSpec("wide", "10.0.0.0/8:*", "app=svc"));
+        world.Refs.Apply(specs, []);
         var snapshot = world.Routing.Current;
 
         Assert.Equal(10_001, snapshot.Refs.Count);
@@ -341,5 +340,70 @@ public sealed class RoutingSnapshotTests
 
         Assert.Same(b, world.Resolve(client, "10.0.0.1:80").Service);
         Assert.True(world.Routing.Current.Version > 1);
+    }
+
+    [Fact]
+    public void WithServices_ServiceOfOtherRef_KeepsBackendsOfUnaffectedRefs()
+    {
+        var world = new TestWorld();
+        world.Listen(world.App("web", "app=web"), "0.0.0.0:8080");
+        world.Ref("web", "10.0.0.1:80", "app=web");
+        world.Ref("db", "10.0.0.2:5432", "app=db");
+        var before = world.Routing.Current;
+
+        world.Listen(world.App("db", "app=db"), "0.0.0.0:5432");
+        var after = world.Routing.Current;
+
+        Assert.True(before.Index.ByName.TryGetValue("web", out var webBefore));
+        Assert.True(after.Index.ByName.TryGetValue("web", out var webAfter));
+        Assert.Same(webBefore, webAfter);
+        Assert.Equal(0, before.CountBackends(world.Refs.Find("db")!));
+        Assert.Equal(1, after.CountBackends(world.Refs.Find("db")!));
+    }
+
+    [Fact]
+    public void WithServices_UdpServiceOnly_RefsUnchanged()
+    {
+        var world = new TestWorld();
+        world.Ref("dns", "10.0.0.53:53", "app=dns");
+        var before = world.Routing.Current;
+
+        world.Listen(world.App("dns", "app=dns"), "0.0.0.0:53", protocol: TransportProtocol.Udp);
+
+        Assert.Same(before.Index, world.Routing.Current.Index);
+        Assert.Equal(before.Version + 1, world.Routing.Current.Version);
+        Assert.Single(world.Routing.Current.Services);
+    }
+
+    [Fact]
+    public void WithRefs_SharedVipChurn_BucketOrderAndPrefixTablesFollow()
+    {
+        var world = new TestWorld();
+        var canaryWeb = world.App("web1", "tier=web,track=canary");
+        var web = world.App("web2", "tier=web");
+        var other = world.App("other");
+        world.Ref("any", "10.0.0.5:5432", "app=db");
+        world.Ref("canary", "10.0.0.5:5432", "app=db", clients: "tier=web,track=canary");
+        world.Ref("web", "10.0.0.5:5432", "app=db", clients: "tier=web");
+        world.Ref("block16", "10.1.0.0/16:*", "app=db");
+        world.Ref("block24", "10.1.2.0/24:*", "app=db");
+        Assert.Equal([24, 16], world.Routing.Current.Index.V4.Select(t => t.PrefixLength));
+
+        world.Refs.Delete("canary");
+        world.Refs.Delete("block24");
+
+        Assert.Equal("web", world.Resolve(canaryWeb, "10.0.0.5:5432").Ref?.Name);
+        Assert.Equal("web", world.Resolve(web, "10.0.0.5:5432").Ref?.Name);
+        Assert.Equal("any", world.Resolve(other, "10.0.0.5:5432").Ref?.Name);
+        Assert.Equal("block16", world.Resolve(other, "10.1.2.3:1").Ref?.Name);
+        Assert.Equal([16], world.Routing.Current.Index.V4.Select(t => t.PrefixLength));
+
+        world.Refs.Delete("block16");
+        world.Refs.Delete("web");
+        world.Refs.Delete("any");
+
+        Assert.Empty(world.Routing.Current.Index.V4);
+        Assert.Equal(0, world.Routing.Current.Index.Exact.Count);
+        Assert.Equal(ConnectDecisionKind.NoMatch, world.Resolve(other, "10.0.0.5:5432").Kind);
     }
 }

@@ -75,4 +75,56 @@ public sealed class RoutingTableConcurrencyTests
         Assert.True(Interlocked.Read(ref changes) > 10, $"only {changes} changes");
         Assert.Single(world.Registry.Services);
     }
+
+    [Fact]
+    public async Task Resolve_WhileBatchesApplied_SeesWholeBatchOrNone()
+    {
+        // A writer applies and removes a batch of two refs over and over. A reader that takes one snapshot must find
+        // both refs of the batch or neither: a snapshot never holds half of a bulk apply.
+        var world = new TestWorld();
+        var client = world.App("cli");
+        world.Listen(world.App("svc", "app=svc"), "0.0.0.0:7000");
+        var first = TestWorld.Ep("10.2.0.1:80");
+        var second = TestWorld.Ep("10.3.0.0:443");
+        RefSpec[] batch = [new("first", "10.2.0.1:80", "app=svc"), new("second", "10.3.0.0/16:*", "app=svc")];
+        var duration = TimeSpan.FromSeconds(1);
+        long both = 0, neither = 0;
+        using var ready = new Barrier(2);
+        var stop = new Stopwatch();
+
+        var reader = Task.Factory.StartNew(() =>
+        {
+            ready.SignalAndWait();
+            while (stop.Elapsed < duration)
+            {
+                var snapshot = world.Routing.Current;
+                var a = snapshot.Resolve(client, first).Kind;
+                var b = snapshot.Resolve(client, second).Kind;
+                Assert.Equal(a, b);
+                if (a == ConnectDecisionKind.Redirect)
+                {
+                    both++;
+                }
+                else
+                {
+                    neither++;
+                }
+            }
+        }, TaskCreationOptions.LongRunning);
+
+        var writer = Task.Factory.StartNew(() =>
+        {
+            stop.Start();
+            ready.SignalAndWait();
+            while (stop.Elapsed < duration)
+            {
+                world.Refs.Apply(batch, []);
+                world.Refs.Apply([], ["first", "second"]);
+            }
+        }, TaskCreationOptions.LongRunning);
+
+        await Task.WhenAll(reader, writer);
+
+        Assert.True(both + neither > 100, $"only {both + neither} resolutions");
+    }
 }
