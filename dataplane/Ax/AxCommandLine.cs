@@ -24,11 +24,28 @@ internal static class AxCommandLine
         typeof(AxCommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? "unknown";
 
+    /// <summary>The process's entry point: <see cref="Run"/> on the console.</summary>
+    public static int RunOnConsole(string[] args)
+    {
+        // `ax run` is on every application's start-up path. In its plain forms it is parsed by hand and the
+        // console is not opened unless there is an error to report (see RunArguments.TryParse).
+        if (RunArguments.TryParse(args) is { } run)
+        {
+            return ExecuteRun(run, new DeferredWriter(static () => Console.Error));
+        }
+        return Run(args, Console.Out, Console.Error);
+    }
+
     /// <summary>Parses and runs one command line; returns the process exit code.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        // `ax run` is on every application's start-up path: build only its command, so that the daemon's and
-        // the API client's assemblies (ASP.NET Core among them) are never loaded for it.
+        if (RunArguments.TryParse(args) is { } run)
+        {
+            return ExecuteRun(run, stderr);
+        }
+
+        // For `ax run` in forms the fast path leaves alone (help, errors), build only its command, so that the
+        // daemon's and the API client's assemblies (ASP.NET Core among them) are never loaded for it.
         var root = args.Length > 0 && args[0] == "run" ? CreateForRun(stderr) : Create(stdout, stderr);
         var result = root.Parse(args);
         var configuration = new InvocationConfiguration { Output = stdout, Error = stderr };
@@ -132,6 +149,22 @@ internal static class AxCommandLine
         });
         services.AddSingleton<InterceptionService>();
         services.AddHostedService(provider => provider.GetRequiredService<InterceptionService>());
+    }
+
+    // What System.CommandLine's default exception handler does for an action that throws, so that `ax run`
+    // fails the same way whichever parser read its command line.
+    private static int ExecuteRun(RunArguments run, TextWriter stderr)
+    {
+        try
+        {
+            return RunCommand.Execute(run, stderr);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            stderr.Write("Unhandled exception: ");
+            stderr.WriteLine(ex.ToString());
+            return 1;
+        }
     }
 
     private static IEnumerable<string> CommandPath(Command command)

@@ -1,3 +1,3 @@
 using Istio.AppSwitch.Ax;
 
-return AxCommandLine.Run(args, Console.Out, Console.Error);
+return AxCommandLine.RunOnConsole(args);

@@ -36,10 +36,47 @@ public sealed class PublishedBinaryTests
 
             var bad = await ExternalProcess.RunAsync(Path.Combine(outputDir, "ax"), ["--bogus"], TimeSpan.FromSeconds(30));
             Assert.Equal(2, bad.ExitCode);
+
+            await AssertRunsUnderItsOwnDaemon(Path.Combine(outputDir, "ax"), outputDir);
         }
         finally
         {
             Directory.Delete(outputDir, recursive: true);
+        }
+    }
+
+    // `ax run`'s start-up path (hand-parsed arguments, hand-written launch messages, libc's environ) as trimmed.
+    private static async Task AssertRunsUnderItsOwnDaemon(string ax, string directory)
+    {
+        var api = Path.Combine(directory, "ax.sock");
+        var environment = new Dictionary<string, string> { ["AX_API"] = api };
+
+        var usage = await ExternalProcess.RunAsync(ax, ["run"], TimeSpan.FromSeconds(30), environment: environment);
+        Assert.Equal(2, usage.ExitCode);
+        var unreachable = await ExternalProcess.RunAsync(ax, ["run", "--", "/bin/true"], TimeSpan.FromSeconds(30), environment: environment);
+        Assert.Equal(125, unreachable.ExitCode);
+        Assert.Contains("cannot reach the ax daemon", unreachable.Stderr, StringComparison.Ordinal);
+
+        using var daemon = ExternalProcess.Start(ax, ["daemon"], environment: environment);
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (!File.Exists(api + ".launch"))
+            {
+                Assert.False(daemon.HasExited || DateTime.UtcNow > deadline, $"ax daemon did not start.\n{daemon.Stderr}");
+                await Task.Delay(25);
+            }
+
+            var run = await ExternalProcess.RunAsync(
+                ax, ["run", "--name", "published", "--labels=app=published", "--", "sh", "-c", "echo \"$AX_API\"; exit 7"], TimeSpan.FromSeconds(30), environment: environment);
+
+            Assert.True(run.ExitCode == 7, run.ToString());
+            Assert.Equal(api, run.Stdout.Trim());
+        }
+        finally
+        {
+            daemon.Signal();
+            await daemon.WaitForExitAsync(TimeSpan.FromSeconds(10));
         }
     }
 }

@@ -34,6 +34,19 @@ public sealed class RedirectTests(AxEnvironment ax)
     }
 
     [Fact]
+    public async Task Run_Environment_ReachesTheProgramUnchanged()
+    {
+        const string value = "a=b ünï \"q\" \\ $HOME";
+        var environment = new Dictionary<string, string>(ax.Environment) { ["AX_FUNCTIONAL_VALUE"] = value };
+
+        var result = await ExternalProcess.RunAsync(
+            AxEnvironment.AxPath, ["run", "--", "sh", "-c", "printf '%s\\n' \"$AX_FUNCTIONAL_VALUE\" \"$AX_API\""], TimeSpan.FromSeconds(60), environment: environment);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal($"{value}\n{ax.ApiSocket}", result.Stdout.TrimEnd('\n'));
+    }
+
+    [Fact]
     public async Task Run_MissingCommand_Exits127WithoutStarting()
     {
         var result = await ax.RunUnderAxAsync([], ["no-such-program-ax-test"]);

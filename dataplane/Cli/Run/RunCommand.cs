@@ -6,8 +6,14 @@ namespace Istio.AppSwitch.Cli.Run;
 /// <summary><c>ax run [--name NAME] [--labels k=v,k=v] [--ip IP] [--api PATH] -- CMD [ARGS…]</c>.</summary>
 public static class RunCommand
 {
+    /// <summary>Exit code for a command line that does not parse or holds an invalid value.</summary>
+    public const int UsageError = 2;
+
     /// <summary>Builds the command; its action never returns when the program starts (the process becomes it).</summary>
-    public static Command Create(TextWriter stderr)
+    public static Command Create(TextWriter stderr) => Create(arguments => Execute(arguments, stderr));
+
+    /// <summary>Builds the command with the action given (tests look at what System.CommandLine parsed).</summary>
+    internal static Command Create(Func<RunArguments, int> execute)
     {
         var name = new Option<string?>("--name") { Description = "The application's name in the registry (default: the command's base name)." };
         var labels = new Option<string?>("--labels") { Description = "Labels of the application, as k=v[,k=v]: refs select services and clients by them." };
@@ -19,27 +25,36 @@ public static class RunCommand
         {
             name, labels, ip, api, command,
         };
-        run.SetAction(result =>
-        {
-            if (!TryParseLabels(result.GetValue(labels), out var parsed, out var labelError))
-            {
-                stderr.WriteLine($"ax: invalid --labels: {labelError}");
-                return 2;
-            }
-            string apiPath;
-            try
-            {
-                apiPath = ApiSocketPath.Resolve(result.GetValue(api));
-            }
-            catch (InvalidOperationException ex)
-            {
-                stderr.WriteLine($"ax: {ex.Message}");
-                return Launcher.DaemonUnavailable;
-            }
-            var plan = new LaunchPlan(result.GetValue(command)!, result.GetValue(name), parsed, result.GetValue(ip), apiPath);
-            return Launcher.Run(plan, stderr);
-        });
+        run.SetAction(result => execute(new RunArguments(
+            result.GetValue(command)!, result.GetValue(name), result.GetValue(labels), result.GetValue(ip), result.GetValue(api))));
         return run;
+    }
+
+    /// <summary>
+    /// Validates the arguments, then starts the program under ax (see <see cref="Launcher"/>): returns only when it
+    /// did not start, with <see cref="UsageError"/> for invalid labels and the launcher's codes otherwise.
+    /// </summary>
+    public static int Execute(RunArguments arguments, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        ArgumentNullException.ThrowIfNull(stderr);
+        if (!TryParseLabels(arguments.Labels, out var parsed, out var labelError))
+        {
+            stderr.WriteLine($"ax: invalid --labels: {labelError}");
+            return UsageError;
+        }
+        string apiPath;
+        try
+        {
+            apiPath = ApiSocketPath.Resolve(arguments.Api);
+        }
+        catch (InvalidOperationException ex)
+        {
+            stderr.WriteLine($"ax: {ex.Message}");
+            return Launcher.DaemonUnavailable;
+        }
+        var plan = new LaunchPlan(arguments.Command, arguments.Name, parsed, arguments.Ip, apiPath);
+        return Launcher.Run(plan, stderr);
     }
 
     /// <summary>Parses <c>k=v[,k=v]</c>. Syntax only: the daemon validates keys and values.</summary>

@@ -18,10 +18,14 @@ public static class ApiSocketPath
     /// <see cref="InvalidOperationException"/> with a message for the user when none of them applies.
     /// </summary>
     public static string Resolve(string? explicitPath) =>
-        Resolve(explicitPath, Environment.GetEnvironmentVariable, ProcessIdentity.EffectiveUserId);
+        // The uid only when needed: reading it costs `ax run` (every application's start-up) a file read.
+        Resolve(explicitPath, Environment.GetEnvironmentVariable, static () => ProcessIdentity.EffectiveUserId);
 
     /// <summary><see cref="Resolve(string?)"/> with the environment and uid given, for tests.</summary>
-    public static string Resolve(string? explicitPath, Func<string, string?> environment, uint effectiveUserId)
+    public static string Resolve(string? explicitPath, Func<string, string?> environment, uint effectiveUserId) =>
+        Resolve(explicitPath, environment, () => effectiveUserId);
+
+    private static string Resolve(string? explicitPath, Func<string, string?> environment, Func<uint> effectiveUserId)
     {
         ArgumentNullException.ThrowIfNull(environment);
         if (!string.IsNullOrEmpty(explicitPath))
@@ -33,7 +37,7 @@ public static class ApiSocketPath
         {
             return Path.GetFullPath(fromEnvironment);
         }
-        if (effectiveUserId == 0)
+        if (effectiveUserId() == 0)
         {
             return RootDefault;
         }

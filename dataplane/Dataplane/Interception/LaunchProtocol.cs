@@ -25,31 +25,8 @@ public static class LaunchProtocol
     /// <summary>The launch socket that belongs to an API socket.</summary>
     public static string LaunchSocketPath(string apiSocketPath) => apiSocketPath + ".launch";
 
-    /// <summary>Encodes a request: length prefix and JSON.</summary>
-    public static byte[] Encode(LaunchRequest request) => Frame(writer =>
-    {
-        writer.WriteNumber("version", request.Version);
-        if (request.Name is not null)
-        {
-            writer.WriteString("name", request.Name);
-        }
-        writer.WriteStartObject("labels");
-        foreach (var (key, value) in request.Labels)
-        {
-            writer.WriteString(key, value);
-        }
-        writer.WriteEndObject();
-        if (request.Ip is not null)
-        {
-            writer.WriteString("ip", request.Ip);
-        }
-        writer.WriteStartArray("command");
-        foreach (var argument in request.Command)
-        {
-            writer.WriteStringValue(argument);
-        }
-        writer.WriteEndArray();
-    });
+    /// <summary>Encodes a request: length prefix and JSON (by hand: it is on the launcher's path, see <see cref="LaunchJson"/>).</summary>
+    public static byte[] Encode(LaunchRequest request) => LaunchJson.EncodeRequest(request);
 
     /// <summary>Encodes a response: length prefix and JSON.</summary>
     public static byte[] Encode(LaunchResponse response) => Frame(writer =>
@@ -99,15 +76,11 @@ public static class LaunchProtocol
         };
     });
 
-    /// <summary>Decodes a response body; null when it is not a valid response.</summary>
-    public static LaunchResponse? DecodeResponse(ReadOnlyMemory<byte> body) => Decode(body, root => new LaunchResponse
-    {
-        AppId = root.TryGetProperty("appId", out var appId) ? appId.GetString() : null,
-        Error = root.TryGetProperty("error", out var error) ? error.GetString() : null,
-    });
+    /// <summary>Decodes a response body; null when it is not a valid response (by hand: it is on the launcher's path, see <see cref="LaunchJson"/>).</summary>
+    public static LaunchResponse? DecodeResponse(ReadOnlyMemory<byte> body) => LaunchJson.DecodeResponse(body.Span);
 
-    // Utf8JsonWriter and JsonDocument, not JsonSerializer: `ax run` is on every application's start-up path, and
-    // the serializer's metadata costs it milliseconds that two small, fixed messages do not need.
+    // The daemon's half: Utf8JsonWriter and JsonDocument, not JsonSerializer, whose metadata costs milliseconds
+    // that two small, fixed messages do not need. The launcher's half does without System.Text.Json (LaunchJson).
     private static byte[] Frame(Action<Utf8JsonWriter> writeProperties)
     {
         var buffer = new ArrayBufferWriter<byte>(256);

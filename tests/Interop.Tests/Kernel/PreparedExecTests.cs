@@ -21,6 +21,24 @@ public sealed class PreparedExecTests
     }
 
     [Fact]
+    public void Create_WithoutEnvironment_PassesThisProcesssEnvironment()
+    {
+        string[] argv = ["env"];
+
+        using PreparedExec exec = PreparedExec.Create("/usr/bin/env", argv);
+        var (_, readArgv, readEnvironment) = exec.ReadBack();
+
+        Assert.Equal(argv, readArgv);
+        // libc's environ is what the process started with, which the runtime's view was read from.
+        var expected = new List<string>();
+        foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            expected.Add($"{entry.Key}={entry.Value}");
+        }
+        Assert.Equal(expected.Order(StringComparer.Ordinal), readEnvironment.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void Create_EmptyLists_NullTerminatedEmptyArrays()
     {
         using PreparedExec exec = PreparedExec.Create("/bin/true", [], []);
