@@ -139,6 +139,10 @@ internal abstract partial class AdsStream<TRequest, TResponse>
         }
 
         var names = snapshot.SubscribedNames(dependent);
+
+        // An EDS or RDS resource nobody references any more is dropped, as Envoy drops it with its cluster or
+        // listener; before the request goes out, so that once the server has seen it, the cache agrees.
+        Cache.RetainOnly(dependent, names);
         var state = StateOf(dependent);
         if (!state.Requested)
         {
@@ -152,9 +156,6 @@ internal abstract partial class AdsStream<TRequest, TResponse>
         {
             await SubscribeAsync(dependent, names, initial: false, cancellationToken).ConfigureAwait(false);
         }
-
-        // An EDS or RDS resource nobody references any more is dropped, as Envoy drops it with its cluster or listener.
-        Cache.RetainOnly(dependent, names);
     }
 
     private async Task SubscribeAsync(string typeUrl, ImmutableSortedSet<string> names, bool initial, CancellationToken cancellationToken)

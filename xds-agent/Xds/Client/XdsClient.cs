@@ -60,7 +60,8 @@ public sealed partial class XdsClient : IAsyncDisposable
 
     /// <summary>
     /// Registers a watcher. If anything has arrived already, the watcher first gets the current snapshot through
-    /// <see cref="IXdsWatcher.OnChanged"/>. Dispose the result to stop watching.
+    /// <see cref="IXdsWatcher.OnChanged"/>, with an <see cref="XdsChange"/> whose type URL is empty (nothing changed:
+    /// this is what there is). Dispose the result to stop watching.
     /// </summary>
     public IDisposable Watch(IXdsWatcher watcher)
     {
