@@ -74,10 +74,4 @@ internal sealed partial class XdsWatcherDispatcher : IAsyncDisposable
     {
         public void Dispose() => ImmutableInterlocked.Update(ref owner._watchers, w => w.Remove(watcher));
     }
-
-    private static partial class Log
-    {
-        [LoggerMessage(2090, LogLevel.Error, "xDS watcher {Watcher} threw; the other watchers still run")]
-        public static partial void WatcherFailed(ILogger logger, string watcher, Exception exception);
-    }
 }
