@@ -94,7 +94,7 @@ public sealed class GrpcTestServer : IAsyncDisposable
         kestrel.Limits.MinResponseDataRate = null;
         if (options.ListenOnLoopback)
         {
-            kestrel.Listen(IPAddress.Loopback, 0, listen =>
+            kestrel.Listen(IPAddress.Loopback, options.LoopbackPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
                 if (options.ServerCertificate is { } certificate)

@@ -9,6 +9,9 @@ public sealed record GrpcTestServerOptions
     /// <summary>Listen on 127.0.0.1 on a port the system picks (see <see cref="GrpcTestServer.Port"/>).</summary>
     public bool ListenOnLoopback { get; init; } = true;
 
+    /// <summary>The loopback port; 0 (the default) lets the system pick. A fixed port lets a test restart a server in place.</summary>
+    public int LoopbackPort { get; init; }
+
     /// <summary>Also (or only) listen on this Unix domain socket path.</summary>
     public string? UnixSocketPath { get; init; }
 
