@@ -39,6 +39,9 @@ public static class CurrentProcess
     /// <summary>getuid(2).</summary>
     public static uint GetUid() => Interop.Sys.GetUid();
 
+    /// <summary>geteuid(2).</summary>
+    public static uint GetEffectiveUid() => Interop.Sys.GetEUid();
+
     /// <summary>getgid(2).</summary>
     public static uint GetGid() => Interop.Sys.GetGid();
 

@@ -18,7 +18,7 @@ public static class ApiSocketPath
     /// <see cref="InvalidOperationException"/> with a message for the user when none of them applies.
     /// </summary>
     public static string Resolve(string? explicitPath) =>
-        // The uid only when needed: reading it costs `ax run` (every application's start-up) a file read.
+        // The uid only when it decides: `ax run` runs on every application's start-up.
         Resolve(explicitPath, Environment.GetEnvironmentVariable, static () => ProcessIdentity.EffectiveUserId);
 
     /// <summary><see cref="Resolve(string?)"/> with the environment and uid given, for tests.</summary>

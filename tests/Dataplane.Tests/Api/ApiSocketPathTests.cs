@@ -47,18 +47,12 @@ public sealed class ApiSocketPathTests
     }
 
     [Fact]
-    public void EffectiveUserId_StatusFile_SecondUidField()
+    public void EffectiveUserId_IsTheEffectiveUidOfProcSelfStatus()
     {
-        var status = Path.GetTempFileName();
-        try
-        {
-            File.WriteAllLines(status, ["Name:\tax", "Uid:\t1000\t0\t0\t0", "Gid:\t0\t0\t0\t0"]);
+        // "Uid:\treal\teffective\tsaved\tfilesystem"
+        var uidLine = File.ReadLines("/proc/self/status").Single(line => line.StartsWith("Uid:", StringComparison.Ordinal));
+        var effective = uidLine[4..].Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[1];
 
-            Assert.Equal(0u, ProcessIdentity.ReadEffectiveUserId(status));
-        }
-        finally
-        {
-            File.Delete(status);
-        }
+        Assert.Equal(uint.Parse(effective, System.Globalization.CultureInfo.InvariantCulture), ProcessIdentity.EffectiveUserId);
     }
 }

@@ -15,6 +15,9 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, EntryPoint = "getuid")]
         internal static partial uint GetUid();
 
+        [LibraryImport(Libraries.Libc, EntryPoint = "geteuid")]
+        internal static partial uint GetEUid();
+
         [LibraryImport(Libraries.Libc, EntryPoint = "getgid")]
         internal static partial uint GetGid();
     }
