@@ -2,13 +2,13 @@ using Envoy.Config.Cluster.V3;
 using Envoy.Config.Core.V3;
 using Envoy.Config.Endpoint.V3;
 using Envoy.Config.Listener.V3;
-using Filter = Envoy.Config.Listener.V3.Filter;
-using RetryPolicy = Envoy.Config.Route.V3.RetryPolicy;
 using Envoy.Config.Route.V3;
 using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
 using Envoy.Extensions.Filters.Network.TcpProxy.V3;
 using Google.Protobuf.WellKnownTypes;
 using Istio.AppSwitch.Xds.Translation;
+using Filter = Envoy.Config.Listener.V3.Filter;
+using RetryPolicy = Envoy.Config.Route.V3.RetryPolicy;
 
 namespace Istio.AppSwitch.Bench.Translation;
 
