@@ -26,7 +26,7 @@ public sealed class MeshTranslatorDeathStarBenchTests(DeathStarBenchDumpFixture 
         Assert.Equal(TranslationMode.Fast, service.Mode);
         Assert.Empty(service.Causes);
         Assert.Equal([new WeightedDestination(MongoUser, 1)], service.Destinations.ToArray());
-        Assert.Equal(["mongodb-user.hr2.svc.cluster.local"], service.DnsNames);
+        Assert.Equal(["mongodb-user.hr2.svc.cluster.local"], service.DnsNames.ToArray());
 
         var cluster = translation.Clusters[MongoUser];
         Assert.Equal(ClusterDiscovery.Eds, cluster.Discovery);
