@@ -30,7 +30,7 @@ public sealed class MeshTranslatorDeathStarBenchTests(DeathStarBenchDumpFixture 
 
         var cluster = translation.Clusters[MongoUser];
         Assert.Equal(ClusterDiscovery.Eds, cluster.Discovery);
-        Assert.Equal(LoadBalancingPolicy.LeastRequest, cluster.LbPolicy);
+        Assert.Equal(LoadBalancerPolicy.LeastRequest, cluster.LbPolicy);
         Assert.Equal(2u, cluster.ChoiceCount);
         Assert.Equal(TimeSpan.FromSeconds(10), cluster.ConnectTimeout);
         Assert.Equal(uint.MaxValue, cluster.MaxConnections);
@@ -98,7 +98,7 @@ public sealed class MeshTranslatorDeathStarBenchTests(DeathStarBenchDumpFixture 
 
         var passthrough = translation.Clusters["PassthroughCluster"];
         Assert.Equal(ClusterDiscovery.OriginalDst, passthrough.Discovery);
-        Assert.Equal(LoadBalancingPolicy.ClusterProvided, passthrough.LbPolicy);
+        Assert.Equal(LoadBalancerPolicy.ClusterProvided, passthrough.LbPolicy);
         Assert.Equal(TranslationMode.Passthrough, passthrough.Mode);
         Assert.Equal(TranslationMode.Blackhole, translation.Clusters["BlackHoleCluster"].Mode);
 
@@ -114,7 +114,7 @@ public sealed class MeshTranslatorDeathStarBenchTests(DeathStarBenchDumpFixture 
         var translation = Translation;
 
         Assert.Equal(138, translation.Clusters.Count);
-        Assert.Equal(122, translation.Clusters.Values.Count(c => c.LbPolicy == LoadBalancingPolicy.LeastRequest));
+        Assert.Equal(122, translation.Clusters.Values.Count(c => c.LbPolicy == LoadBalancerPolicy.LeastRequest));
         Assert.Equal(160, translation.Outbound.Length);
         Assert.Equal(122, translation.Outbound.Count(o => o.Mode == TranslationMode.Fast));
         Assert.DoesNotContain(translation.Outbound, o => o.Mode == TranslationMode.Chain);

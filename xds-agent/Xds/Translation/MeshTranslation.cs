@@ -126,7 +126,7 @@ public enum ClusterDiscovery
 }
 
 /// <summary>The load-balancing policy of a cluster.</summary>
-public enum LoadBalancingPolicy
+public enum LoadBalancerPolicy
 {
     /// <summary><c>ROUND_ROBIN</c> (the default, omitted in JSON).</summary>
     RoundRobin,
@@ -208,7 +208,7 @@ public sealed record ClusterPolicy(
     ClusterDiscovery Discovery,
     TranslationMode Mode,
     ImmutableArray<ChainCause> Causes,
-    LoadBalancingPolicy LbPolicy,
+    LoadBalancerPolicy LbPolicy,
     uint ChoiceCount,
     ulong MinimumRingSize,
     ulong MaximumRingSize,

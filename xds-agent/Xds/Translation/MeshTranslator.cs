@@ -141,15 +141,15 @@ public static partial class MeshTranslator
             };
         var lb = cluster.LbPolicy switch
         {
-            Cluster.Types.LbPolicy.RoundRobin => LoadBalancingPolicy.RoundRobin,
-            Cluster.Types.LbPolicy.LeastRequest => LoadBalancingPolicy.LeastRequest,
-            Cluster.Types.LbPolicy.Random => LoadBalancingPolicy.Random,
-            Cluster.Types.LbPolicy.RingHash => LoadBalancingPolicy.RingHash,
-            Cluster.Types.LbPolicy.Maglev => LoadBalancingPolicy.Maglev,
-            Cluster.Types.LbPolicy.ClusterProvided => LoadBalancingPolicy.ClusterProvided,
-            _ => LoadBalancingPolicy.Other,
+            Cluster.Types.LbPolicy.RoundRobin => LoadBalancerPolicy.RoundRobin,
+            Cluster.Types.LbPolicy.LeastRequest => LoadBalancerPolicy.LeastRequest,
+            Cluster.Types.LbPolicy.Random => LoadBalancerPolicy.Random,
+            Cluster.Types.LbPolicy.RingHash => LoadBalancerPolicy.RingHash,
+            Cluster.Types.LbPolicy.Maglev => LoadBalancerPolicy.Maglev,
+            Cluster.Types.LbPolicy.ClusterProvided => LoadBalancerPolicy.ClusterProvided,
+            _ => LoadBalancerPolicy.Other,
         };
-        if (lb == LoadBalancingPolicy.Other)
+        if (lb == LoadBalancerPolicy.Other)
         {
             diagnostics.Add(new(DiagnosticSeverity.Warning, "cluster", cluster.Name, $"lb_policy {cluster.LbPolicy} is not modelled; round robin is used"));
         }
