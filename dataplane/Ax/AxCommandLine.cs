@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using Istio.AppSwitch.Cli;
 using Istio.AppSwitch.Cli.Run;
+using Istio.AppSwitch.Cli.Translate;
 using Istio.AppSwitch.Daemon;
 using Istio.AppSwitch.Dataplane.Api;
 using Istio.AppSwitch.Dataplane.Interception;
@@ -91,6 +92,7 @@ internal static class AxCommandLine
         root.Subcommands.Add(ApiCommands.CreateCreateCommand());
         root.Subcommands.Add(ApiCommands.CreateDeleteCommand());
         root.Subcommands.Add(RunCommand.Create(stderr));
+        root.Subcommands.Add(TranslateCommand.Create());
         return root;
     }
 
