@@ -53,6 +53,12 @@ internal static class AxCommandLine
 
         if (result.Errors.Count == 0)
         {
+            if (args.Length > 0 && args[0] == "run" && RunArguments.FindUnknownOption(args) is { } unknown)
+            {
+                stderr.WriteLine($"ax: Unrecognized command or argument '{unknown}'.");
+                stderr.WriteLine("Run 'ax run --help' for usage.");
+                return UsageError;
+            }
             return result.Invoke(configuration);
         }
 

@@ -90,6 +90,35 @@ public sealed record RunArguments(IReadOnlyList<string> Command, string? Name, s
         return null;
     }
 
+    /// <summary>
+    /// The first word before the command that looks like an option but is none of <c>ax run</c>'s. System.CommandLine
+    /// would take it for the program's name (<c>ax run --bogus -- x</c> would try to run "--bogus"), so the caller
+    /// reports it as a usage error instead. Null when there is none.
+    /// </summary>
+    public static string? FindUnknownOption(IReadOnlyList<string> args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        for (var i = 1; i < args.Count; i++)
+        {
+            var token = args[i];
+            if (token == "--" || !token.StartsWith('-') || token is "-h" or "--help" or "-?")
+            {
+                return null;
+            }
+            var delimiter = token.IndexOfAny([':', '=']);
+            var option = delimiter >= 0 ? token[..delimiter] : token;
+            if (option is not ("--name" or "--labels" or "--ip" or "--api"))
+            {
+                return token;
+            }
+            if (delimiter < 0)
+            {
+                i++; // its value
+            }
+        }
+        return null;
+    }
+
     // Not an option, "--", a response file (@file) or a help alias, and not empty (which System.CommandLine drops).
     private static bool IsPlainValue(string token) =>
         token.Length > 0 && token[0] is not ('-' or '@') && token is not ("/?" or "/h");

@@ -103,15 +103,18 @@ public sealed class RunCommandLineTests
         Assert.Equal("ax: ax-no-such-program: command not found" + Environment.NewLine, stderr);
     }
 
-    [Fact]
-    public void Run_UnknownOptionBeforeTheCommand_IsTakenAsTheProgram()
+    [Theory]
+    [InlineData("run", "--api", NoDaemon, "--bogus", "--", "/bin/true")]
+    [InlineData("run", "--bogus=1", "--", "/bin/true")]
+    [InlineData("run", "--name", "n", "-x", "/bin/true")]
+    public void Run_UnknownOptionBeforeTheCommand_UsageErrorAndNothingStarts(params string[] args)
     {
-        // System.CommandLine gives words it does not know to the command argument, so an unknown option is the
-        // program's name; ax then finds no such program and starts nothing. The fast path leaves this to it.
-        var (exitCode, _, stderr) = Run("run", "--api", NoDaemon, "--bogus", "--", "/bin/true");
+        // System.CommandLine would give the unknown word to the command argument and try to run it.
+        var (exitCode, _, stderr) = Run(args);
 
-        Assert.Equal(127, exitCode);
-        Assert.Equal("ax: --bogus: command not found" + Environment.NewLine, stderr);
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith("ax: Unrecognized command or argument '-", stderr, StringComparison.Ordinal);
+        Assert.Contains("Run 'ax run --help' for usage.", stderr, StringComparison.Ordinal);
     }
 
     [Theory]
