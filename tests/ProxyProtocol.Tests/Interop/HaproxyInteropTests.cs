@@ -33,14 +33,7 @@ public class HaproxyInteropTests(ITestOutputHelper output)
     public async Task WriteProxy_HaproxyAcceptProxy_LogsHeaderAndForwardsPayload(string source, string destination, string loggedClient)
     {
         using var echo = new LoopbackServer<byte[]>(Handlers.EchoAsync);
-        var (haproxy, ports) = await StartAsync(1, p => $"""
-            frontend fe
-                bind {Loopback(p[0])} accept-proxy
-                {LogFormat}
-                default_backend echo
-            backend echo
-                server echo {Loopback(echo.Port)}
-            """);
+        var (haproxy, ports) = await StartAcceptProxyToAsync(echo.Port);
         using var _ = haproxy;
         var sourcePort = UniquePort();
         var uniqueId = $"ax-{Guid.NewGuid():N}";
@@ -73,14 +66,7 @@ public class HaproxyInteropTests(ITestOutputHelper output)
     public async Task WriteProxyV1_HaproxyAcceptProxy_LogsHeader()
     {
         using var echo = new LoopbackServer<byte[]>(Handlers.EchoAsync);
-        var (haproxy, ports) = await StartAsync(1, p => $"""
-            frontend fe
-                bind {Loopback(p[0])} accept-proxy
-                {LogFormat}
-                default_backend echo
-            backend echo
-                server echo {Loopback(echo.Port)}
-            """);
+        var (haproxy, ports) = await StartAcceptProxyToAsync(echo.Port);
         using var _ = haproxy;
         var sourcePort = UniquePort();
         var header = new byte[ProxyProtocolLimits.MaxV1HeaderLength];
@@ -99,14 +85,7 @@ public class HaproxyInteropTests(ITestOutputHelper output)
     public async Task WriteProxy_BadChecksum_HaproxyRejects()
     {
         using var echo = new LoopbackServer<byte[]>(Handlers.EchoAsync);
-        var (haproxy, ports) = await StartAsync(1, p => $"""
-            frontend fe
-                bind {Loopback(p[0])} accept-proxy
-                {LogFormat}
-                default_backend echo
-            backend echo
-                server echo {Loopback(echo.Port)}
-            """);
+        var (haproxy, ports) = await StartAcceptProxyToAsync(echo.Port);
         using var _ = haproxy;
         var sourcePort = UniquePort();
         var header = new byte[128];
@@ -357,4 +336,15 @@ public class HaproxyInteropTests(ITestOutputHelper output)
 
         return total;
     }
+
+    /// <summary>HAProxy with one <c>accept-proxy</c> frontend that logs each header and forwards to <paramref name="echoPort"/>.</summary>
+    private static Task<(Haproxy Haproxy, int[] Ports)> StartAcceptProxyToAsync(int echoPort) =>
+        StartAsync(1, p => $"""
+            frontend fe
+                bind {Loopback(p[0])} accept-proxy
+                {LogFormat}
+                default_backend echo
+            backend echo
+                server echo {Loopback(echoPort)}
+            """);
 }
