@@ -21,6 +21,9 @@ namespace Istio.AppSwitch.Dataplane.Api;
 [JsonSerializable(typeof(VersionDto))]
 [JsonSerializable(typeof(HealthDto))]
 [JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(MeshUpdateRequest))]
+[JsonSerializable(typeof(MeshUpdateResponse))]
+[JsonSerializable(typeof(MeshStateDto))]
 public sealed partial class ApiJsonContext : JsonSerializerContext
 {
     // Lazy, not initialized with the class: the generated half of this class initializes the static fields that

@@ -86,6 +86,18 @@ public sealed class AxApiClient : IDisposable
     public Task DeleteRefAsync(string name, CancellationToken cancellationToken = default) =>
         SendAsync<object>(HttpMethod.Delete, $"v1/refs/{Uri.EscapeDataString(name)}", null, null, cancellationToken);
 
+    /// <summary><c>GET /v1/mesh</c>: the mesh rules the xds-agent programmed.</summary>
+    public Task<MeshStateDto> GetMeshAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "v1/mesh", null, ApiJsonContext.Default.MeshStateDto, cancellationToken);
+
+    /// <summary><c>POST /v1/mesh</c>: applies one atomic change of the mesh rules.</summary>
+    public Task<MeshUpdateResponse> UpdateMeshAsync(MeshUpdateRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var body = JsonSerializer.SerializeToUtf8Bytes(request, ApiJsonContext.Default.MeshUpdateRequest);
+        return SendAsync(HttpMethod.Post, "v1/mesh", body, ApiJsonContext.Default.MeshUpdateResponse, cancellationToken);
+    }
+
     /// <summary><c>GET /v1/version</c>.</summary>
     public Task<VersionDto> GetVersionAsync(CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Get, "v1/version", null, ApiJsonContext.Default.VersionDto, cancellationToken);
