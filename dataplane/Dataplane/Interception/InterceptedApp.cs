@@ -119,4 +119,5 @@ internal sealed class InterceptedApp : IDisposable
 /// <summary>The addresses ax reports for one socket in place of the kernel's.</summary>
 /// <param name="Peer">What <c>getpeername</c> answers (the VIP the app asked for), when <paramref name="HasPeer"/>.</param>
 /// <param name="Local">What <c>getsockname</c> answers (an <c>--ip</c> address the host lacks), when <paramref name="HasLocal"/>.</param>
-internal readonly record struct SocketOverride(Interop.InetEndpoint Peer, bool HasPeer, Interop.InetEndpoint Local, bool HasLocal);
+internal readonly record struct SocketOverride(Interop.InetEndpoint Peer, bool HasPeer, Interop.InetEndpoint Local, bool HasLocal,
+    UpstreamLease Lease = default);

@@ -370,6 +370,14 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             return;
         }
         _registry.RemoveApp(app.Record.Id);
+        foreach (var inode in app.Sockets.Keys)
+        {
+            // The app's sockets closed with it: their mesh connection slots are free.
+            if (app.Sockets.TryRemove(inode, out var closed))
+            {
+                closed.Lease.Release();
+            }
+        }
         app.Dispose();
         Log.AppRemoved(_logger, app.Record.Id, reason);
     }
@@ -399,9 +407,9 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         {
             foreach (var inode in app.Sockets.Keys)
             {
-                if (!live.Contains(inode))
+                if (!live.Contains(inode) && app.Sockets.TryRemove(inode, out var closed))
                 {
-                    app.Sockets.TryRemove(inode, out _);
+                    closed.Lease.Release();
                 }
             }
             foreach (var inode in app.PendingBinds.Keys)

@@ -158,7 +158,8 @@ internal sealed partial class SyscallHandler
                 return true;
 
             case ConnectDecisionKind.NoBackend:
-                Refuse(app, held.Id, in destination, decision.Ref.Name);
+            case ConnectDecisionKind.Refuse:
+                Refuse(app, held.Id, in destination, decision.Ref!.Name);
                 held.Socket.Dispose();
                 return false;
 

@@ -108,6 +108,7 @@ internal sealed partial class SyscallHandler
         // description, which ax connects in the application's place.
         if (!TryGetAppSocket(app, in n, fd, destination.Family, out var appSocket, out var info))
         {
+            new UpstreamLease(decision.Cluster, decision.Endpoint).Release();
             return;
         }
         var handedOff = false;
@@ -116,14 +117,24 @@ internal sealed partial class SyscallHandler
             if (info.Type != SOCK_STREAM || info.Domain is not (AF_INET or AF_INET6))
             {
                 // UDP and other socket types are not redirected (yet): the kernel decides.
+                new UpstreamLease(decision.Cluster, decision.Endpoint).Release();
                 Continue(app, n.Id);
                 return;
             }
 
-            if (decision.Kind == ConnectDecisionKind.NoBackend)
+            switch (decision.Kind)
             {
-                handedOff = WaitForBackend(app, n.Id, appSocket, in info, in destination, decision.Ref!);
-                return;
+                case ConnectDecisionKind.NoBackend:
+                    handedOff = WaitForBackend(app, n.Id, appSocket, in info, in destination, decision.Ref!);
+                    return;
+                case ConnectDecisionKind.Refuse:
+                    Refuse(app, n.Id, in destination, decision.Ref!.Name);
+                    return;
+                case ConnectDecisionKind.Chain:
+                    // Chaining to Envoy is the next issue's; until then a chained service connects as asked.
+                    Interlocked.Increment(ref app.Counters.Passthrough);
+                    Continue(app, n.Id);
+                    return;
             }
 
             handedOff = Redirect(app, n.Id, appSocket, in info, in destination, in decision);
@@ -142,52 +153,111 @@ internal sealed partial class SyscallHandler
     /// now owns <paramref name="appSocket"/> (a blocking connect still in progress).
     /// </summary>
     /// <remarks>
-    /// Connecting the application's socket, rather than a socket of ax's own installed with ADDFD, keeps
+    /// <para>Connecting the application's socket, rather than a socket of ax's own installed with ADDFD, keeps
     /// everything the application set on it (options, local binding, fd number, close-on-exec) exactly as it
-    /// was, and costs a third of the syscalls. A second connect on it gets the kernel's own EISCONN or EALREADY.
+    /// was, and costs a third of the syscalls. A second connect on it gets the kernel's own EISCONN or EALREADY.</para>
+    /// <para>A mesh endpoint's connect that fails within the call (a refusal, which on loopback and on most LANs
+    /// arrives before connect(2) returns) is retried on another endpoint of the same cluster, up to the service's
+    /// retries, before the application hears of it: Istio's default retry on connect failure, without Envoy.</para>
     /// </remarks>
     private bool Redirect(InterceptedApp app, ulong id, SafeFd appSocket, in AppSocketInfo info,
         in Interop.InetEndpoint destination, in ConnectDecision decision)
     {
-        if (!TryBackendFor(info.Domain, in decision, out var backend))
-        {
-            Seccomp.Respond(app.Listener, id, -1, Errno.ENETUNREACH);
-            return false;
-        }
-        Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
-        var length = backend.Write(sockaddr);
+        var lease = new UpstreamLease(decision.Cluster, decision.Endpoint);
+        var backend = decision.Backend;
+        var retries = decision.Ref?.Mesh?.ConnectRetries ?? 0;
         var writeHeader = decision.Ref is { IsCapture: true };
-
-        if (info.NonBlocking && !writeHeader)
+        Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
+        while (true)
         {
-            // EINPROGRESS and then writability, exactly as from the kernel: it is the kernel's connect.
-            Complete(app, id, appSocket, in destination, Sockets.Connect(appSocket, sockaddr[..length]), decision.Ref?.Name);
+            if (!TryBackendFor(info.Domain, backend, decision.Service, out var target))
+            {
+                lease.Release();
+                Seccomp.Respond(app.Listener, id, -1, Errno.ENETUNREACH);
+                return false;
+            }
+            var length = target.Write(sockaddr);
+
+            if (info.NonBlocking && !writeHeader && !lease.IsHeld)
+            {
+                // EINPROGRESS and then writability, exactly as from the kernel: it is the kernel's connect.
+                Complete(app, id, appSocket, in destination, Sockets.Connect(appSocket, sockaddr[..length]), decision.Ref?.Name, lease);
+                return false;
+            }
+
+            // A blocking socket, one that must carry a PROXY header before the application sees it, or a mesh connect
+            // whose failure ax wants to see: connect it nonblocking so that the reactor thread never waits, then give it
+            // back its own mode. Loopback handshakes usually finish within connect(2) itself.
+            if (!info.NonBlocking)
+            {
+                Sockets.SetStatusFlags(appSocket, info.StatusFlags | O_NONBLOCK);
+            }
+            var error = Sockets.Connect(appSocket, sockaddr[..length]);
+            if (error == Errno.EINPROGRESS && IsConnectDone(appSocket, out var outcome))
+            {
+                error = outcome;
+            }
+
+            if (error != Errno.EINPROGRESS && error != Errno.Success && lease.IsHeld && retries > 0 && UpstreamLease.IsRetriable(error)
+                && NextEndpoint(app, appSocket, decision.Ref!, ref lease))
+            {
+                retries--;
+                backend = lease.Endpoint!.Address;
+                continue;
+            }
+
+            if (error == Errno.EINPROGRESS && info.NonBlocking && !writeHeader)
+            {
+                // A mesh connect still on its way (a remote endpoint): the application hears EINPROGRESS now, as from
+                // the kernel, and the slot stays with the socket until it closes.
+                Complete(app, id, appSocket, in destination, error, decision.Ref?.Name, lease);
+                return false;
+            }
+            if (error != Errno.EINPROGRESS)
+            {
+                error = Finish(app, appSocket, in info, in destination, error, writeHeader);
+                Complete(app, id, appSocket, in destination, error, decision.Ref?.Name, lease);
+                return false;
+            }
+
+            // The application thread stays parked until the handshake ends, as it would in the kernel; the wait is
+            // on the reactor, not on a thread.
+            _ = CompleteConnectAsync(app, id, appSocket, info, destination, decision.Ref?.Name, writeHeader, lease);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// After a failed attempt: reports it, gives its slot back, and takes one on another endpoint of the same cluster.
+    /// False (with nothing held) when there is none to try; the caller then answers the failure it had.
+    /// </summary>
+    private static bool NextEndpoint(InterceptedApp app, SafeFd appSocket, ServiceRef reference, ref UpstreamLease lease)
+    {
+        var cluster = lease.Cluster!;
+        var failed = lease.Endpoint!;
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        lease.Report(success: false, now);
+        lease.Release();
+        lease = default;
+        var hash = reference.Mesh!.HashOnSourceIp ? app.Record.SourceHash : 0;
+        if (cluster.Pick(hash, now, avoid: failed) is not { } next || next == failed || !cluster.TryAcquire(next))
+        {
             return false;
         }
-
-        // A blocking socket, or one that must carry a PROXY header before the application sees it: connect it
-        // nonblocking so that the reactor thread never waits, then give it back its own mode. Loopback handshakes
-        // usually finish within connect(2) itself.
-        if (!info.NonBlocking)
-        {
-            Sockets.SetStatusFlags(appSocket, info.StatusFlags | O_NONBLOCK);
-        }
-        var error = Sockets.Connect(appSocket, sockaddr[..length]);
-        if (error == Errno.EINPROGRESS && IsConnectDone(appSocket, out var outcome))
-        {
-            error = outcome;
-        }
-        if (error != Errno.EINPROGRESS)
-        {
-            error = Finish(app, appSocket, in info, in destination, error, writeHeader);
-            Complete(app, id, appSocket, in destination, error, decision.Ref?.Name);
-            return false;
-        }
-
-        // The application thread stays parked until the handshake ends, as it would in the kernel; the wait is
-        // on the reactor, not on a thread.
-        _ = CompleteConnectAsync(app, id, appSocket, info, destination, decision.Ref?.Name, writeHeader);
+        // A connect whose failure ax read with SO_ERROR leaves the socket "connecting" to the socket layer (the
+        // next connect(2) would answer ECONNABORTED). Connecting to AF_UNSPEC resets it to unconnected whatever
+        // state it is in, so the next attempt starts afresh.
+        Disconnect(appSocket);
+        lease = new UpstreamLease(cluster, next);
         return true;
+    }
+
+    /// <summary>Connects to AF_UNSPEC: aborts a handshake under way and leaves the TCP socket unconnected, ready to connect again.</summary>
+    private static void Disconnect(SafeFd socket)
+    {
+        Span<byte> unspec = stackalloc byte[16];
+        unspec.Clear();
+        Sockets.Connect(socket, unspec);
     }
 
     /// <summary>
@@ -206,21 +276,32 @@ internal sealed partial class SyscallHandler
     }
 
     private async Task CompleteConnectAsync(InterceptedApp app, ulong id, SafeFd appSocket, AppSocketInfo info,
-        Interop.InetEndpoint destination, string? refName, bool writeHeader)
+        Interop.InetEndpoint destination, string? refName, bool writeHeader, UpstreamLease lease)
     {
         using (appSocket)
         {
             var error = Errno.EINPROGRESS;
             try
             {
-                // SO_SNDTIMEO bounds a blocking connect; a nonblocking one has no bound of its own.
+                // SO_SNDTIMEO bounds a blocking connect; a nonblocking one has no bound of its own. A mesh cluster's
+                // connect_timeout bounds both, as Envoy's would.
                 var sendTimeout = info.NonBlocking ? TimeSpan.Zero : ReadSendTimeout(appSocket);
-                using var timeout = sendTimeout > TimeSpan.Zero ? new CancellationTokenSource(sendTimeout) : null;
+                var connectTimeout = lease.IsHeld ? lease.Cluster!.Spec.ConnectTimeout : TimeSpan.Zero;
+                var meshBound = connectTimeout > TimeSpan.Zero && (sendTimeout == TimeSpan.Zero || connectTimeout < sendTimeout);
+                var bound = meshBound ? connectTimeout : sendTimeout;
+                using var timeout = bound > TimeSpan.Zero ? new CancellationTokenSource(bound) : null;
                 try
                 {
                     await _reactor.WaitAsync(appSocket, EpollEvents.Out, timeout?.Token ?? CancellationToken.None).ConfigureAwait(false);
                     IsConnectDone(appSocket, out error);
                     error = Finish(app, appSocket, in info, in destination, error, writeHeader);
+                }
+                catch (OperationCanceledException) when (timeout is not null && timeout.IsCancellationRequested && meshBound)
+                {
+                    // The cluster's connect_timeout: the endpoint did not answer. Abort the handshake (AF_UNSPEC
+                    // disconnects) and fail the call, as Envoy fails a connection whose upstream never answered.
+                    Disconnect(appSocket);
+                    error = Errno.ETIMEDOUT;
                 }
                 catch (OperationCanceledException) when (timeout is not null && timeout.IsCancellationRequested)
                 {
@@ -237,7 +318,7 @@ internal sealed partial class SyscallHandler
             {
                 Sockets.SetStatusFlags(appSocket, info.StatusFlags);
             }
-            Complete(app, id, appSocket, in destination, error, refName);
+            Complete(app, id, appSocket, in destination, error, refName, lease);
         }
     }
 
@@ -247,20 +328,36 @@ internal sealed partial class SyscallHandler
     /// the application's next trapped call (a getpeername) is handled on this same thread, so it cannot overtake
     /// the record. Elsewhere (a handshake finished on the thread pool) the record must come first.
     /// </remarks>
-    private void Complete(InterceptedApp app, ulong id, SafeFd appSocket, in Interop.InetEndpoint destination, Errno result, string? refName)
+    /// <remarks>
+    /// A mesh connect's slot (<paramref name="lease"/>) goes with the socket's record when it connected, and is given
+    /// back when the sweeper finds the socket closed; a failed connect gives it back here.
+    /// </remarks>
+    private void Complete(InterceptedApp app, ulong id, SafeFd appSocket, in Interop.InetEndpoint destination, Errno result, string? refName,
+        UpstreamLease lease)
     {
         var connected = result is Errno.Success or Errno.EINPROGRESS;
+        if (lease.IsHeld && result != Errno.EINPROGRESS)
+        {
+            // EINPROGRESS alone says nothing yet: outlier detection hears of a connect that went on in the background
+            // only if it ends up refused by a later attempt of this or another application.
+            lease.Report(connected, System.Diagnostics.Stopwatch.GetTimestamp());
+        }
+        if (!connected)
+        {
+            lease.Release();
+            lease = default;
+        }
         var recordLater = connected && _reactor.IsOnReactorThread;
         if (connected && !recordLater)
         {
-            RecordPeer(app, appSocket, in destination);
+            RecordPeer(app, appSocket, in destination, lease);
         }
         // ENOENT: the thread was interrupted (a signal, its death) and the call is gone. A restarted connect
         // arrives as a new notification and finds the connection in progress (EALREADY), as in the kernel.
         Seccomp.Respond(app.Listener, id, result == Errno.Success ? 0 : -1, result);
         if (recordLater)
         {
-            RecordPeer(app, appSocket, in destination);
+            RecordPeer(app, appSocket, in destination, lease);
         }
 
         if (connected)
@@ -275,12 +372,19 @@ internal sealed partial class SyscallHandler
         }
     }
 
-    private static void RecordPeer(InterceptedApp app, SafeFd appSocket, in Interop.InetEndpoint destination)
+    private static void RecordPeer(InterceptedApp app, SafeFd appSocket, in Interop.InetEndpoint destination, UpstreamLease lease)
     {
-        if (ProcFs.GetInode(appSocket, out var inode) == Errno.Success)
+        if (ProcFs.GetInode(appSocket, out var inode) != Errno.Success)
         {
-            app.Sockets[inode] = new SocketOverride(destination, HasPeer: true, default, HasLocal: false);
+            lease.Release(); // cannot follow the socket to its close, so do not count it open
+            return;
         }
+        var record = new SocketOverride(destination, HasPeer: true, default, HasLocal: false, lease);
+        app.Sockets.AddOrUpdate(inode, record, (_, previous) =>
+        {
+            previous.Lease.Release(); // a socket connected again (after a failure the application saw) had one
+            return record;
+        });
     }
 
     /// <summary>The application's <c>SO_SNDTIMEO</c>, which bounds a blocking connect; zero when unset.</summary>
@@ -552,10 +656,10 @@ internal sealed partial class SyscallHandler
     }
 
     /// <summary>Where ax connects for this decision, in the application socket's address family.</summary>
-    private static bool TryBackendFor(int domain, in ConnectDecision decision, out Interop.InetEndpoint backend)
+    private static bool TryBackendFor(int domain, Interop.InetEndpoint chosen, ServiceRecord? service, out Interop.InetEndpoint backend)
     {
-        backend = decision.Backend;
-        if (decision.Service is { } service && service.Bound.IsAnyAddress)
+        backend = chosen;
+        if (service is not null && service.Bound.IsAnyAddress)
         {
             // A wildcard listener is reachable on the loopback of whichever family the client speaks.
             backend = Interop.InetEndpoint.Loopback(domain, service.Bound.Port);

@@ -1,3 +1,4 @@
+using Istio.AppSwitch.Dataplane.Policy.LoadBalancing;
 using Istio.AppSwitch.Dataplane.Registry;
 using Istio.AppSwitch.Interop;
 
@@ -17,17 +18,29 @@ public enum ConnectDecisionKind
     /// ref's <see cref="ServiceRef.Wait"/>, and then fails with <c>ECONNREFUSED</c>.
     /// </summary>
     NoBackend,
+
+    /// <summary>
+    /// Refused at once with <c>ECONNREFUSED</c>: a mesh service that is a black hole, or whose cluster is at its
+    /// circuit breaker's <c>max_connections</c>.
+    /// </summary>
+    Refuse,
+
+    /// <summary>A mesh service that needs Envoy; until chaining is configured, the kernel connects it as asked.</summary>
+    Chain,
 }
 
 /// <summary>The routing decision for one connect. A value: deciding allocates nothing.</summary>
 public readonly struct ConnectDecision
 {
-    private ConnectDecision(ConnectDecisionKind kind, InetEndpoint backend, ServiceRef? reference, ServiceRecord? service)
+    private ConnectDecision(ConnectDecisionKind kind, InetEndpoint backend, ServiceRef? reference, ServiceRecord? service,
+        UpstreamCluster? cluster = null, UpstreamEndpoint? endpoint = null)
     {
         Kind = kind;
         Backend = backend;
         Ref = reference;
         Service = service;
+        Cluster = cluster;
+        Endpoint = endpoint;
     }
 
     /// <summary>No match; also <c>default</c>.</summary>
@@ -45,6 +58,26 @@ public readonly struct ConnectDecision
     /// <summary>The service picked, for <see cref="ConnectDecisionKind.Redirect"/>.</summary>
     public ServiceRecord? Service { get; }
 
+    /// <summary>
+    /// For a mesh service, the cluster drawn; with <see cref="Endpoint"/>, the connection slot the decision holds
+    /// (<see cref="UpstreamCluster.TryAcquire"/>), which whoever acts on the decision must release when the
+    /// connection ends or its connect fails.
+    /// </summary>
+    public UpstreamCluster? Cluster { get; }
+
+    /// <summary>For a mesh service, the endpoint picked.</summary>
+    public UpstreamEndpoint? Endpoint { get; }
+
+    /// <summary>Redirect to a mesh endpoint, whose slot on <paramref name="cluster"/> is already acquired.</summary>
+    internal static ConnectDecision Redirect(UpstreamCluster cluster, UpstreamEndpoint endpoint, ServiceRef reference) =>
+        new(ConnectDecisionKind.Redirect, endpoint.Address, reference, null, cluster, endpoint);
+
+    /// <summary>Refuse at once.</summary>
+    internal static ConnectDecision Refuse(ServiceRef reference) => new(ConnectDecisionKind.Refuse, default, reference, null);
+
+    /// <summary>Hand to Envoy (for now: to the kernel).</summary>
+    internal static ConnectDecision Chain(ServiceRef reference) => new(ConnectDecisionKind.Chain, default, reference, null);
+
     /// <summary>Redirect to <paramref name="service"/>'s target.</summary>
     internal static ConnectDecision Redirect(ServiceRecord service, ServiceRef? reference) =>
         new(ConnectDecisionKind.Redirect, service.Target, reference, service);
@@ -56,8 +89,11 @@ public readonly struct ConnectDecision
     /// <summary>The kind and, when redirected, where to; for logs.</summary>
     public override string ToString() => Kind switch
     {
+        ConnectDecisionKind.Redirect when Cluster is not null => $"redirect to {Backend} (cluster {Cluster.Name}, {Ref?.Name})",
         ConnectDecisionKind.Redirect => $"redirect to {Backend} ({Service}{(Ref is null ? ", advertised" : $", ref {Ref.Name}")})",
         ConnectDecisionKind.NoBackend => $"no backend (ref {Ref?.Name} has no live backend)",
+        ConnectDecisionKind.Refuse => $"refuse ({Ref?.Name})",
+        ConnectDecisionKind.Chain => $"chain ({Ref?.Name})",
         _ => "no match",
     };
 }

@@ -176,17 +176,21 @@ internal sealed class RefIndex
 /// <summary>A ref in the index, its lookup key, and its backends in one snapshot. Immutable.</summary>
 internal sealed class RefRoute
 {
-    public RefRoute(ServiceRef reference, RefBackends backends)
-        : this(reference, RouteKey.FromVip(reference.Vip), backends)
+    public RefRoute(ServiceRef reference, RefBackends backends, LoadBalancing.MeshBackends? mesh = null)
+        : this(reference, RouteKey.FromVip(reference.Vip), backends, mesh)
     {
     }
 
-    private RefRoute(ServiceRef reference, RouteKey key, RefBackends backends)
+    private RefRoute(ServiceRef reference, RouteKey key, RefBackends backends, LoadBalancing.MeshBackends? mesh)
     {
         Ref = reference;
         Key = key;
         Backends = backends;
+        Mesh = mesh;
     }
+
+    /// <summary>For a mesh service's route, its clusters; null for a user's ref.</summary>
+    public LoadBalancing.MeshBackends? Mesh { get; }
 
     public ServiceRef Ref { get; }
 
@@ -197,7 +201,7 @@ internal sealed class RefRoute
     public RefBackends Backends { get; }
 
     /// <summary>The same ref with other backends (the registry changed).</summary>
-    public RefRoute WithBackends(RefBackends backends) => new(Ref, Key, backends);
+    public RefRoute WithBackends(RefBackends backends) => new(Ref, Key, backends, Mesh);
 }
 
 /// <summary>The CIDR refs of one prefix length, by network address and port (<see cref="RouteKey.AnyPort"/> for <c>*</c>).</summary>

@@ -86,7 +86,7 @@ public sealed class RoutingSnapshot
         if (_index.Exact.TryGetValue(RouteKey.Create(address, maxPrefix, port), out var exact)
             && FirstForClient(exact, labels, in address) is { } exactRoute)
         {
-            return Decide(exactRoute, port);
+            return Decide(exactRoute, client, port);
         }
 
         // 2. A service advertised at this address (ax run --ip).
@@ -102,12 +102,12 @@ public sealed class RoutingSnapshot
             if (table.Routes.TryGetValue(RouteKey.Create(address, table.PrefixLength, port), out var routes)
                 && FirstForClient(routes, labels, in address) is { } portRoute)
             {
-                return Decide(portRoute, port);
+                return Decide(portRoute, client, port);
             }
             if (table.Routes.TryGetValue(RouteKey.Create(address, table.PrefixLength, RouteKey.AnyPort), out routes)
                 && FirstForClient(routes, labels, in address) is { } anyRoute)
             {
-                return Decide(anyRoute, port);
+                return Decide(anyRoute, client, port);
             }
         }
         return ConnectDecision.NoMatch;
@@ -140,13 +140,53 @@ public sealed class RoutingSnapshot
         return null;
     }
 
-    private ConnectDecision Decide(RefRoute route, ushort port)
+    private ConnectDecision Decide(RefRoute route, AppRecord client, ushort port)
     {
+        if (route.Mesh is { } mesh)
+        {
+            return DecideMesh(route.Ref, mesh, client);
+        }
         var backends = route.Backends.For(port);
         return _policy.PickBackend(backends) is { } service
             ? ConnectDecision.Redirect(service, route.Ref)
             : ConnectDecision.NoBackend(route.Ref);
     }
+
+    /// <summary>
+    /// A connect to a mesh service: its mode, then a cluster drawn by weight, then an endpoint by the cluster's policy,
+    /// whose connection slot is taken here (the circuit breaker). An endpoint chosen is the caller's to release.
+    /// </summary>
+    private static ConnectDecision DecideMesh(ServiceRef reference, MeshBackends backends, AppRecord client)
+    {
+        var service = reference.Mesh!;
+        switch (service.Mode)
+        {
+            case Mesh.MeshMode.Passthrough:
+                return ConnectDecision.NoMatch;
+            case Mesh.MeshMode.Blackhole:
+                return ConnectDecision.Refuse(reference);
+            case Mesh.MeshMode.Chain:
+                return ConnectDecision.Chain(reference);
+        }
+        if (backends.Draw() is not { } cluster)
+        {
+            return ConnectDecision.NoBackend(reference);
+        }
+        var hash = service.HashOnSourceIp ? client.SourceHash : 0;
+        if (cluster.Pick(hash, backends.Time.GetTimestamp()) is not { } endpoint)
+        {
+            return ConnectDecision.NoBackend(reference);
+        }
+        return cluster.TryAcquire(endpoint) ? ConnectDecision.Redirect(cluster, endpoint, reference) : ConnectDecision.Refuse(reference);
+    }
+
+    /// <summary>
+    /// The next snapshot: this one without the routes named in <paramref name="removed"/> and with the mesh routes
+    /// <paramref name="added"/>, each replacing the route of its name. The mesh store builds the routes, since it owns
+    /// the clusters they draw from.
+    /// </summary>
+    internal RoutingSnapshot WithMeshRoutes(ReadOnlySpan<string> removed, ReadOnlySpan<RefRoute> added) =>
+        new(Version + 1, _index.Change(removed, added), ServiceArray, _selection, _advertised);
 
     /// <summary>
     /// The next snapshot: this one without the refs named in <paramref name="removed"/> and with
@@ -184,6 +224,10 @@ public sealed class RoutingSnapshot
         var reselected = new List<RefRoute>();
         foreach (var route in _index.ByName.Values)
         {
+            if (route.Mesh is not null)
+            {
+                continue; // a mesh route's backends are endpoints from EDS, not services from the registry
+            }
             foreach (var service in changed)
             {
                 if (route.Ref.Selector.Matches(service.Labels))

@@ -51,6 +51,16 @@ public sealed partial class RoutingTable
         }
     }
 
+    /// <summary>Publishes a change of the mesh routes (built by the mesh store): one snapshot for the whole update.</summary>
+    internal void PublishMeshRoutes(ReadOnlySpan<string> removed, ReadOnlySpan<RefRoute> added)
+    {
+        lock (_gate)
+        {
+            var started = Stopwatch.GetTimestamp();
+            Swap(_current.WithMeshRoutes(removed, added), started);
+        }
+    }
+
     /// <summary>Publishes a new set of services.</summary>
     internal void PublishServices(ImmutableArray<ServiceRecord> services)
     {

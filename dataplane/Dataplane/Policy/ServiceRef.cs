@@ -1,8 +1,11 @@
+using Istio.AppSwitch.Dataplane.Mesh;
+
 namespace Istio.AppSwitch.Dataplane.Policy;
 
 /// <summary>
 /// A validated service reference: connections from matching clients to <see cref="Vip"/> go to a live service
-/// whose labels match <see cref="Selector"/>. Immutable; replaced, never changed.
+/// whose labels match <see cref="Selector"/> or, for a ref the xds-agent programmed (<see cref="Mesh"/>), to an
+/// endpoint of the mesh service's clusters. Immutable; replaced, never changed.
 /// </summary>
 public sealed class ServiceRef
 {
@@ -20,6 +23,23 @@ public sealed class ServiceRef
         Exclude = exclude;
         ProxyProtocol = proxyProtocol;
     }
+
+    private ServiceRef(MeshService mesh, TimeSpan wait, DateTimeOffset createdAt)
+        : this(mesh.RouteName, mesh.Vip, LabelSelector.Everything, LabelSelector.Everything, null, createdAt, wait,
+            NonblockingConnectMode.Hold, CidrSet.Empty, ProxyProtocolMode.None)
+    {
+        Mesh = mesh;
+    }
+
+    /// <summary>
+    /// The route of a mesh service: every client, no selector (its backends are the clusters' endpoints), and a
+    /// connect with no usable endpoint waits up to <paramref name="wait"/> (the cluster's connect timeout) for EDS to
+    /// bring one.
+    /// </summary>
+    internal static ServiceRef ForMesh(MeshService mesh, TimeSpan wait, DateTimeOffset createdAt) => new(mesh, wait, createdAt);
+
+    /// <summary>The mesh service this ref routes for, or null for a user's ref.</summary>
+    public MeshService? Mesh { get; }
 
     /// <summary>How long a connect waits for a backend to listen when the ref has none; zero refuses at once.</summary>
     public TimeSpan Wait { get; }
@@ -45,7 +65,7 @@ public sealed class ServiceRef
     /// <summary>The virtual address clients connect to.</summary>
     public VipSpec Vip { get; }
 
-    /// <summary>Selects the backing services by their app's labels; never empty.</summary>
+    /// <summary>Selects the backing services by their app's labels; never empty, except for a mesh route (which selects none).</summary>
     public LabelSelector Selector { get; }
 
     /// <summary>Selects the clients the ref applies to; empty means every client.</summary>

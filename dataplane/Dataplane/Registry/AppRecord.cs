@@ -15,7 +15,17 @@ public sealed class AppRecord
         Uid = uid;
         Command = command;
         StartedAt = startedAt;
+        SourceHash = ip is not null
+            ? Policy.LoadBalancing.UpstreamCluster.HashSourceAddress(Interop.InetEndpoint.FromIPEndPoint(new IPEndPoint(ip, 0)))
+            : HashId(id);
     }
+
+    /// <summary>
+    /// What consistent-hashing clusters hash for this client: its <c>--ip</c> as Envoy hashes a downstream address,
+    /// or, without one, its id. Apps without <c>--ip</c> share the host's address, and hashing that would send every
+    /// one of them to the same endpoint.
+    /// </summary>
+    internal ulong SourceHash { get; }
 
     /// <summary>The daemon-unique id: <c>app-1</c>, <c>app-2</c>, ...</summary>
     public string Id { get; }
@@ -43,6 +53,17 @@ public sealed class AppRecord
 
     /// <summary>What the app's connects came to, counted by the interception as they happen.</summary>
     public ConnectCounters Connects { get; } = new();
+
+    private static ulong HashId(string id)
+    {
+        // FNV-1a: stable across daemon restarts, unlike string.GetHashCode.
+        var hash = 14695981039346656037UL;
+        foreach (var c in id)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+        return hash;
+    }
 
     /// <summary>The id and name, for logs.</summary>
     public override string ToString() => $"{Id} ({Name})";
