@@ -30,6 +30,39 @@ public sealed record MeshUpdateRequest
 
     /// <summary>Keys of services to delete.</summary>
     public List<string>? DeleteServices { get; init; }
+
+    /// <summary>Inbound ports to create or replace, by key.</summary>
+    public List<MeshInboundPortDto>? Inbound { get; init; }
+
+    /// <summary>Keys of inbound ports to delete.</summary>
+    public List<string>? DeleteInbound { get; init; }
+}
+
+/// <summary>
+/// An inbound port of a workload: what the daemon checks when it accepts a connection on the application's behalf.
+/// </summary>
+public sealed record MeshInboundPortDto
+{
+    /// <summary>The unique key (the agent's: <c>NODE_ID:PORT</c>).</summary>
+    public string? Key { get; init; }
+
+    /// <summary>Which applications under ax the port belongs to, by their labels (<c>k=v[,k=v]</c>): the workload the agent speaks for.</summary>
+    public string? Selector { get; init; }
+
+    /// <summary>The destination port; 0 for every port without an entry of its own.</summary>
+    public int Port { get; init; }
+
+    /// <summary><c>fast</c> (ax enforces), <c>chain</c> (needs Envoy), <c>passthrough</c> or <c>blackhole</c>; absent for <c>fast</c>.</summary>
+    public string? Mode { get; init; }
+
+    /// <summary>Why the port is chained (reason codes).</summary>
+    public List<string>? Reasons { get; init; }
+
+    /// <summary>
+    /// The port's RBAC as a tree (engines, policies, permission and principal matchers), in the format of
+    /// <c>Istio.AppSwitch.Rbac.RbacJson</c>; absent for none (allow all).
+    /// </summary>
+    public System.Text.Json.JsonElement? Rbac { get; init; }
 }
 
 /// <summary>The answer to <c>POST /v1/mesh</c>.</summary>
@@ -178,4 +211,7 @@ public sealed record MeshStateDto
 
     /// <summary>The clusters, ordered by name, with the endpoints' live state.</summary>
     public required List<MeshClusterDto> Clusters { get; init; }
+
+    /// <summary>The inbound ports, ordered by key.</summary>
+    public List<MeshInboundPortDto>? Inbound { get; init; }
 }
