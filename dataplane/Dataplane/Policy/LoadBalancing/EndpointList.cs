@@ -65,7 +65,12 @@ internal sealed class EndpointList
     /// <summary>Weighted random.</summary>
     public UpstreamEndpoint? PickRandom(in Selection selection)
     {
-        for (var attempt = 0; attempt < RandomAttempts && attempt < Endpoints.Length * 2; attempt++)
+        if (Endpoints.Length == 0)
+        {
+            return null;
+        }
+
+        for (var attempt = 0; attempt < RandomAttempts; attempt++)
         {
             var candidate = RandomEndpoint();
             if (selection.Accepts(candidate))
@@ -84,6 +89,11 @@ internal sealed class EndpointList
     /// </summary>
     public UpstreamEndpoint? PickLeastRequest(in Selection selection, int choiceCount)
     {
+        if (Endpoints.Length == 0)
+        {
+            return null;
+        }
+
         UpstreamEndpoint? best = null;
         for (var choice = 0; choice < choiceCount; choice++)
         {
