@@ -182,8 +182,14 @@ internal static class MeshUpdateValidator
         {
             return null;
         }
-        return new UpstreamClusterSpec(dto.Name!, policy, endpoints, dto.MaxConnections ?? uint.MaxValue, connectTimeout, outlier,
+        var spec = new UpstreamClusterSpec(dto.Name!, policy, endpoints, dto.MaxConnections ?? uint.MaxValue, connectTimeout, outlier,
             dto.ChoiceCount ?? 2, minRing, maxRing, maglev);
+        // The engine's own checks (what its structures can hold), after ax's field checks have said what they can.
+        foreach (var problem in UpstreamCluster.Validate(spec))
+        {
+            errors.Add(new FieldError(field, $"{field}: {problem}"));
+        }
+        return errors.Count == count ? spec : null;
     }
 
     private static UpstreamEndpointSpec? ValidateEndpoint(MeshEndpointDto? dto, string field, List<FieldError> errors)

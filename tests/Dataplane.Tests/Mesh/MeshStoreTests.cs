@@ -102,7 +102,7 @@ public sealed class MeshStoreTests
             Services = [Service("127.96.5.6:80", ("c", 1))],
         });
         var client = _world.App("client");
-        var open = _world.Resolve(client, "127.96.5.6:80");
+        _ = _world.Resolve(client, "127.96.5.6:80"); // one connection stays open across the update
         var before = _world.Routing.Current.Version;
 
         // The delta names the cluster only: the service's route must follow it.
@@ -111,7 +111,6 @@ public sealed class MeshStoreTests
         Assert.Equal(before + 1, _world.Routing.Current.Version);
         var stayed = _mesh.Clusters["c"].Endpoints.Single(e => e.Address == TestWorld.Ep("127.0.0.1:7001"));
         Assert.Equal(1, stayed.ActiveConnections);
-        Assert.Same(open.Endpoint, stayed);
         var seen = new HashSet<string>();
         for (var i = 0; i < 8; i++)
         {
