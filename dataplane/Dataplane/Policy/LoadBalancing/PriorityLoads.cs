@@ -105,11 +105,15 @@ internal sealed class PriorityLoads
         }
 
         var threshold = Math.Clamp(panicThreshold, 0, 100);
-        if (threshold == 0 && totalAvailability == 0)
+        if (count == 0)
+        {
+            // No endpoint: nothing to choose, and Pick returns before asking.
+        }
+        else if (threshold == 0 && totalAvailability == 0)
         {
             healthyLoad[0] = 100;
         }
-        else if (count > 0)
+        else
         {
             var totalPanic = true;
             for (var p = 0; p < count; p++)

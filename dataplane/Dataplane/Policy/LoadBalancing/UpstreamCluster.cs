@@ -230,11 +230,11 @@ public sealed class UpstreamCluster
 
         // The chosen level has nothing left for this pick (its last endpoints were ejected since the loads were
         // computed, or the only one is to be avoided): take the best that is usable anywhere, healthy first.
-        for (var mode2 = PickMode.Healthy; mode2 <= PickMode.Degraded; mode2++)
+        for (var fallback = PickMode.Healthy; fallback <= PickMode.Degraded; fallback++)
         {
             foreach (var group in groups)
             {
-                picked = PickIn(group, new Selection(mode2, nowTimestamp, avoidState), sourceHash);
+                picked = PickIn(group, new Selection(fallback, nowTimestamp, avoidState), sourceHash);
                 if (picked is not null)
                 {
                     return picked;
@@ -243,7 +243,25 @@ public sealed class UpstreamCluster
         }
 
         // Nothing else is usable: the avoided endpoint is better than none, if the first choice would take it.
-        return avoidState is null ? null : PickIn(groups[level], new Selection(mode, nowTimestamp, null), sourceHash);
+        if (avoidState is not null)
+        {
+            picked = PickIn(groups[level], new Selection(mode, nowTimestamp, null), sourceHash);
+            if (picked is not null)
+            {
+                return picked;
+            }
+        }
+
+        // Nothing is usable at all at this moment, although the loads said otherwise: they were computed at a later
+        // timestamp than this caller's, after an ejection had ended. Loads computed now would be in total panic, so
+        // pick as a panic would, unless panic is off.
+        if (Spec.HealthyPanicThreshold == 0)
+        {
+            return null;
+        }
+
+        return PickIn(groups[level], new Selection(PickMode.Panic, nowTimestamp, avoidState), sourceHash)
+            ?? PickIn(groups[level], new Selection(PickMode.Panic, nowTimestamp, null), sourceHash);
     }
 
     /// <summary>

@@ -13,8 +13,8 @@ namespace Istio.AppSwitch.Dataplane.Policy.LoadBalancing;
 /// <param name="MaglevTableSize">MAGLEV: <c>table_size</c>, a prime (default 65537).</param>
 /// <param name="HealthyPanicThreshold">
 /// Envoy's <c>common_lb_config.healthy_panic_threshold</c> in percent (default 50): a priority whose healthy and
-/// degraded share falls below it uses all its endpoints, whatever their health. 0 turns panic off. Istio sets 0
-/// when a DestinationRule has outlier detection and no <c>minHealthPercent</c>.
+/// degraded share falls below it uses all its endpoints, whatever their health. 0 turns panic off. Istio sets it to
+/// <c>minHealthPercent</c> (0 unless given) when a DestinationRule has outlier detection.
 /// </param>
 public sealed record UpstreamClusterSpec(
     string Name,

@@ -172,6 +172,24 @@ public sealed class UpstreamClusterOutlierTests
     }
 
     [Fact]
+    public void Pick_CallerTimestampOlderThanTheLoads_StillPicks()
+    {
+        // Loads computed after the ejections ended, then a pick from a thread whose timestamp is older: at its moment
+        // everything is ejected, and it picks as a panic would instead of returning nothing.
+        var clock = new ManualClock();
+        var cluster = BuildWithOutlier(clock, ThreeFailures, 2);
+        var ejectedAt = clock.Now;
+        Fail(cluster, cluster.Endpoints[0], 3, ejectedAt);
+        Fail(cluster, cluster.Endpoints[1], 3, ejectedAt);
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.NotNull(cluster.Pick(0, clock.Now));
+
+        Assert.NotNull(cluster.Pick(0, ejectedAt + 1));
+        Assert.Null(Build(Spec(UpstreamLbPolicy.RoundRobin, Endpoint(1), Endpoint(2)) with { HealthyPanicThreshold = 0, OutlierDetection = ThreeFailures }, cluster, clock)
+            .Pick(0, ejectedAt + 1));
+    }
+
+    [Fact]
     public void Pick_HalfOfP0Ejected_SpillsPerOverprovisioningFactor()
     {
         var clock = new ManualClock();

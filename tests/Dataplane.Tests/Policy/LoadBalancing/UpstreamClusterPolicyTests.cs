@@ -151,6 +151,18 @@ public sealed class UpstreamClusterPolicyTests
     }
 
     [Fact]
+    public void Pick_AvoidTheOnlyHealthyEndpoint_PicksItRatherThanAnUnhealthyOne()
+    {
+        var cluster = Build(Spec(UpstreamLbPolicy.RoundRobin, Endpoint(1), Endpoint(2, health: UpstreamHealth.Unhealthy)));
+        var healthy = cluster.Endpoints[0];
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Same(healthy, cluster.Pick(0, ManualClock.Start, avoid: healthy));
+        }
+    }
+
+    [Fact]
     public void Pick_AvoidAnEndpointOfAnEarlierBuild_StillAvoidsItsAddress()
     {
         var spec = Spec(UpstreamLbPolicy.Maglev, Endpoint(1), Endpoint(2));
@@ -167,11 +179,12 @@ public sealed class UpstreamClusterPolicyTests
     }
 
     [Theory]
-    [InlineData(UpstreamLbPolicy.RoundRobin)]
-    [InlineData(UpstreamLbPolicy.RingHash)]
-    public void Pick_NoEndpoints_ReturnsNull(UpstreamLbPolicy policy)
+    [InlineData(UpstreamLbPolicy.RoundRobin, 50)]
+    [InlineData(UpstreamLbPolicy.RingHash, 50)]
+    [InlineData(UpstreamLbPolicy.Maglev, 0)]
+    public void Pick_NoEndpoints_ReturnsNull(UpstreamLbPolicy policy, int panicThreshold)
     {
-        var cluster = Build(Spec(policy));
+        var cluster = Build(Spec(policy) with { HealthyPanicThreshold = panicThreshold });
 
         Assert.Null(cluster.Pick(1, ManualClock.Start));
         Assert.Empty(cluster.Endpoints);

@@ -179,12 +179,14 @@ public sealed class UpstreamClusterStateTests
         }, clock: clock);
         var highest = 0;
         var acquired = 0;
+        var tick = clock.Now;
 
         var workers = Enumerable.Range(0, 8).Select(worker => Task.Run(() =>
         {
             for (var i = 0; i < 20_000; i++)
             {
-                var now = clock.Now + i;
+                // One clock for all threads, as TimeProvider.System gives; ejections of 50 ticks come and go.
+                var now = Interlocked.Increment(ref tick);
                 var endpoint = cluster.Pick((ulong)(worker * 100_000 + i), now);
                 Assert.NotNull(endpoint);
                 if (!cluster.TryAcquire(endpoint))
