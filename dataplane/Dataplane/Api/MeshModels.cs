@@ -149,6 +149,12 @@ public sealed record MeshClusterDto
     /// <summary>Outlier detection on connect failures; absent for none.</summary>
     public MeshOutlierDetectionDto? OutlierDetection { get; init; }
 
+    /// <summary>
+    /// Below this share of healthy endpoints (percent) a priority level "panics" and uses all of its endpoints, as
+    /// Envoy's <c>healthy_panic_threshold</c>; absent for 50. Istio sends 0 (never panic) with outlier detection.
+    /// </summary>
+    public int? HealthyPanicThreshold { get; init; }
+
     /// <summary>The endpoints.</summary>
     public List<MeshEndpointDto>? Endpoints { get; init; }
 }

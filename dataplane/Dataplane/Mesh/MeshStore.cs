@@ -183,6 +183,7 @@ public sealed partial class MeshStore
             MaglevTableSize = spec.LbPolicy == UpstreamLbPolicy.Maglev ? spec.MaglevTableSize : null,
             ConnectTimeout = DurationText.Format(spec.ConnectTimeout),
             MaxConnections = spec.MaxConnections == uint.MaxValue ? null : spec.MaxConnections,
+            HealthyPanicThreshold = spec.HealthyPanicThreshold,
             OutlierDetection = spec.OutlierDetection is { } od
                 ? new MeshOutlierDetectionDto
                 {

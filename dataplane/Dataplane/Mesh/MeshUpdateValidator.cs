@@ -135,6 +135,10 @@ internal static class MeshUpdateValidator
         {
             errors.Add(new FieldError($"{field}.maglevTableSize", $"{field}.maglevTableSize: must be a prime no larger than 5000011"));
         }
+        if (dto.HealthyPanicThreshold is < 0 or > 100)
+        {
+            errors.Add(new FieldError($"{field}.healthyPanicThreshold", $"{field}.healthyPanicThreshold: must be 0 to 100"));
+        }
         var connectTimeout = Duration(dto.ConnectTimeout, DefaultConnectTimeout, $"{field}.connectTimeout", errors);
         if (connectTimeout == TimeSpan.Zero)
         {
@@ -183,7 +187,7 @@ internal static class MeshUpdateValidator
             return null;
         }
         var spec = new UpstreamClusterSpec(dto.Name!, policy, endpoints, dto.MaxConnections ?? uint.MaxValue, connectTimeout, outlier,
-            dto.ChoiceCount ?? 2, minRing, maxRing, maglev);
+            dto.ChoiceCount ?? 2, minRing, maxRing, maglev, dto.HealthyPanicThreshold ?? 50);
         // The engine's own checks (what its structures can hold), after ax's field checks have said what they can.
         foreach (var problem in UpstreamCluster.Validate(spec))
         {
