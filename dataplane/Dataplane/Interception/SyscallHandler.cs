@@ -173,7 +173,7 @@ internal sealed partial class SyscallHandler
             Sockets.SetStatusFlags(appSocket, info.StatusFlags | O_NONBLOCK);
         }
         var error = Sockets.Connect(appSocket, sockaddr[..length]);
-        if (error == Errno.EINPROGRESS && IsConnectDone(appSocket, out var outcome))
+        if (error == Errno.EINPROGRESS && IsConnectDone(appSocket, sockaddr[..length], in info, out var outcome))
         {
             error = outcome;
         }
@@ -186,7 +186,7 @@ internal sealed partial class SyscallHandler
 
         // The application thread stays parked until the handshake ends, as it would in the kernel; the wait is
         // on the reactor, not on a thread.
-        _ = CompleteConnectAsync(app, id, appSocket, info, destination, decision.Ref?.Name, writeHeader);
+        _ = CompleteConnectAsync(app, id, appSocket, info, destination, backend, decision.Ref?.Name, writeHeader);
         return true;
     }
 
@@ -206,7 +206,7 @@ internal sealed partial class SyscallHandler
     }
 
     private async Task CompleteConnectAsync(InterceptedApp app, ulong id, SafeFd appSocket, AppSocketInfo info,
-        Interop.InetEndpoint destination, string? refName, bool writeHeader)
+        Interop.InetEndpoint destination, Interop.InetEndpoint backend, string? refName, bool writeHeader)
     {
         using (appSocket)
         {
@@ -218,9 +218,14 @@ internal sealed partial class SyscallHandler
                 using var timeout = sendTimeout > TimeSpan.Zero ? new CancellationTokenSource(sendTimeout) : null;
                 try
                 {
-                    await _reactor.WaitAsync(appSocket, EpollEvents.Out, timeout?.Token ?? CancellationToken.None).ConfigureAwait(false);
-                    IsConnectDone(appSocket, out error);
-                    error = Finish(app, appSocket, in info, in destination, error, writeHeader);
+                    // Writability ends a handshake either way; the loop only guards against a wake-up that did not.
+                    Errno outcome;
+                    do
+                    {
+                        await _reactor.WaitAsync(appSocket, EpollEvents.Out, timeout?.Token ?? CancellationToken.None).ConfigureAwait(false);
+                    }
+                    while (!IsConnectDone(appSocket, in backend, in info, out outcome));
+                    error = Finish(app, appSocket, in info, in destination, outcome, writeHeader);
                 }
                 catch (OperationCanceledException) when (timeout is not null && timeout.IsCancellationRequested)
                 {
@@ -241,26 +246,36 @@ internal sealed partial class SyscallHandler
         }
     }
 
-    /// <summary>Answers a redirected connect and remembers the VIP for getpeername when it connected or is connecting.</summary>
+    /// <summary>
+    /// Answers a redirected connect and remembers the VIP for getpeername when it connected or is connecting.
+    /// Closes <paramref name="appSocket"/>, ax's dup, before the answer.
+    /// </summary>
     /// <remarks>
-    /// On the reactor thread the answer goes first and the bookkeeping after, off the application's critical path:
-    /// the application's next trapped call (a getpeername) is handled on this same thread, so it cannot overtake
-    /// the record. Elsewhere (a handshake finished on the thread pool) the record must come first.
+    /// <para>The dup is closed while the application thread is still parked, so that the application's own fd holds
+    /// the socket and ax's close only drops a reference. Closed after the answer, it was often the last reference:
+    /// a program that closes its socket right after connect left the whole teardown (the FIN or RST, the release of
+    /// the socket) to ax's close, about 9 µs on the reactor thread, in front of the next notification.</para>
+    /// <para>On the reactor thread the record goes after the answer, off the application's critical path: the
+    /// application's next trapped call (a getpeername) is handled on this same thread, so it cannot overtake the
+    /// record. Elsewhere (a handshake finished on the thread pool) the record must come first.</para>
     /// </remarks>
     private void Complete(InterceptedApp app, ulong id, SafeFd appSocket, in Interop.InetEndpoint destination, Errno result, string? refName)
     {
         var connected = result is Errno.Success or Errno.EINPROGRESS;
-        var recordLater = connected && _reactor.IsOnReactorThread;
-        if (connected && !recordLater)
+        ulong inode = 0;
+        var hasInode = connected && ProcFs.GetInode(appSocket, out inode) == Errno.Success;
+        appSocket.Dispose();
+        var recordLater = hasInode && _reactor.IsOnReactorThread;
+        if (hasInode && !recordLater)
         {
-            RecordPeer(app, appSocket, in destination);
+            RecordPeer(app, inode, in destination);
         }
         // ENOENT: the thread was interrupted (a signal, its death) and the call is gone. A restarted connect
         // arrives as a new notification and finds the connection in progress (EALREADY), as in the kernel.
         Seccomp.Respond(app.Listener, id, result == Errno.Success ? 0 : -1, result);
         if (recordLater)
         {
-            RecordPeer(app, appSocket, in destination);
+            RecordPeer(app, inode, in destination);
         }
 
         if (connected)
@@ -275,13 +290,8 @@ internal sealed partial class SyscallHandler
         }
     }
 
-    private static void RecordPeer(InterceptedApp app, SafeFd appSocket, in Interop.InetEndpoint destination)
-    {
-        if (ProcFs.GetInode(appSocket, out var inode) == Errno.Success)
-        {
-            app.Sockets[inode] = new SocketOverride(destination, HasPeer: true, default, HasLocal: false);
-        }
-    }
+    private static void RecordPeer(InterceptedApp app, ulong inode, in Interop.InetEndpoint destination) =>
+        app.Sockets[inode] = new SocketOverride(destination, HasPeer: true, default, HasLocal: false);
 
     /// <summary>The application's <c>SO_SNDTIMEO</c>, which bounds a blocking connect; zero when unset.</summary>
     private static TimeSpan ReadSendTimeout(SafeHandle socket)
@@ -536,9 +546,42 @@ internal sealed partial class SyscallHandler
         return new AppSocketInfo(type, domain, statusFlags);
     }
 
-    /// <summary>True when a nonblocking connect has finished (either way); <paramref name="error"/> is its outcome.</summary>
-    private static bool IsConnectDone(SafeFd socket, out Errno error)
+    /// <summary>
+    /// True when ax's nonblocking connect of the application's socket has finished (either way);
+    /// <paramref name="error"/> is its outcome.
+    /// </summary>
+    /// <remarks>
+    /// A socket the application made blocking is asked with a second connect(2), which is what the kernel's own
+    /// blocking connect does after its wait: it reports the outcome in one call (0, EALREADY while in progress, or
+    /// the error) and moves the socket to connected, so that a later connect of the application's gets EISCONN as
+    /// from the kernel. A nonblocking socket must stay "connecting" until the application asks, as it would
+    /// after the kernel's EINPROGRESS, so it is asked with poll and SO_ERROR, which leave that state alone.
+    /// </remarks>
+    private static bool IsConnectDone(SafeFd socket, in Interop.InetEndpoint backend, in AppSocketInfo info, out Errno error)
     {
+        Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
+        var length = backend.Write(sockaddr);
+        return IsConnectDone(socket, sockaddr[..length], in info, out error);
+    }
+
+    /// <inheritdoc cref="IsConnectDone(SafeFd, in Interop.InetEndpoint, in AppSocketInfo, out Errno)"/>
+    private static bool IsConnectDone(SafeFd socket, ReadOnlySpan<byte> backend, in AppSocketInfo info, out Errno error)
+    {
+        if (!info.NonBlocking)
+        {
+            error = Sockets.Connect(socket, backend);
+            if (error == Errno.EALREADY)
+            {
+                return false;
+            }
+            // EISCONN: another connect of the same socket (the application's, from another thread) got there first.
+            if (error == Errno.EISCONN)
+            {
+                error = Errno.Success;
+            }
+            return true;
+        }
+
         error = Errno.Success;
         if (Sockets.Poll(socket, EpollEvents.Out, 0, out var ready) != Errno.Success || ready == EpollEvents.None)
         {
