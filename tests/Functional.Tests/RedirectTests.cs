@@ -110,6 +110,22 @@ public sealed class RedirectTests(AxEnvironment ax)
     }
 
     [Fact]
+    public async Task BlockingClient_ConnectsAgainThroughVip_GetsEisconnAsFromTheKernel()
+    {
+        var (server, port) = await StartEchoServerAsync("app=echo-t3b", "echo-t3b");
+        using var _ = server;
+        await ax.CreateRefAsync("echo-t3b", "127.96.1.13:7000", "app=echo-t3b");
+        var probe = Path.Combine(Programs, "connect_probe.py");
+
+        var direct = await ExternalProcess.RunAsync("python3", [probe, "127.0.0.1", port.ToString(), "blocking-twice"], TimeSpan.FromSeconds(30));
+        var viaVip = await ax.RunUnderAxAsync([], ["python3", probe, "127.96.1.13", "7000", "blocking-twice"]);
+
+        // ax finishes a blocking connect the way the kernel does, so the socket is connected, not still connecting.
+        Assert.StartsWith("result=EISCONN ", direct.Stdout.Trim(), StringComparison.Ordinal);
+        Assert.StartsWith("result=EISCONN ", viaVip.Stdout.Trim(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task NodeNonblockingClient_ThroughVip_GetsAnswer()
     {
         var (server, _) = await StartEchoServerAsync("app=echo-t4", "echo-t4");

@@ -193,7 +193,7 @@ internal sealed partial class SyscallHandler
                 Sockets.SetStatusFlags(appSocket, info.StatusFlags | O_NONBLOCK);
             }
             var error = Sockets.Connect(appSocket, sockaddr[..length]);
-            if (error == Errno.EINPROGRESS && IsConnectDone(appSocket, out var outcome))
+            if (error == Errno.EINPROGRESS && IsConnectDone(appSocket, sockaddr[..length], in info, out var outcome))
             {
                 error = outcome;
             }
@@ -222,7 +222,7 @@ internal sealed partial class SyscallHandler
 
             // The application thread stays parked until the handshake ends, as it would in the kernel; the wait is
             // on the reactor, not on a thread.
-            _ = CompleteConnectAsync(app, id, appSocket, info, destination, decision.Ref?.Name, writeHeader, lease);
+            _ = CompleteConnectAsync(app, id, appSocket, info, destination, target, decision.Ref?.Name, writeHeader, lease);
             return true;
         }
     }
@@ -276,7 +276,7 @@ internal sealed partial class SyscallHandler
     }
 
     private async Task CompleteConnectAsync(InterceptedApp app, ulong id, SafeFd appSocket, AppSocketInfo info,
-        Interop.InetEndpoint destination, string? refName, bool writeHeader, UpstreamLease lease)
+        Interop.InetEndpoint destination, Interop.InetEndpoint backend, string? refName, bool writeHeader, UpstreamLease lease)
     {
         using (appSocket)
         {
@@ -292,9 +292,14 @@ internal sealed partial class SyscallHandler
                 using var timeout = bound > TimeSpan.Zero ? new CancellationTokenSource(bound) : null;
                 try
                 {
-                    await _reactor.WaitAsync(appSocket, EpollEvents.Out, timeout?.Token ?? CancellationToken.None).ConfigureAwait(false);
-                    IsConnectDone(appSocket, out error);
-                    error = Finish(app, appSocket, in info, in destination, error, writeHeader);
+                    // Writability ends a handshake either way; the loop only guards against a wake-up that did not.
+                    Errno outcome;
+                    do
+                    {
+                        await _reactor.WaitAsync(appSocket, EpollEvents.Out, timeout?.Token ?? CancellationToken.None).ConfigureAwait(false);
+                    }
+                    while (!IsConnectDone(appSocket, in backend, in info, out outcome));
+                    error = Finish(app, appSocket, in info, in destination, outcome, writeHeader);
                 }
                 catch (OperationCanceledException) when (timeout is not null && timeout.IsCancellationRequested && meshBound)
                 {
@@ -322,15 +327,20 @@ internal sealed partial class SyscallHandler
         }
     }
 
-    /// <summary>Answers a redirected connect and remembers the VIP for getpeername when it connected or is connecting.</summary>
+    /// <summary>
+    /// Answers a redirected connect and remembers the VIP for getpeername when it connected or is connecting.
+    /// Closes <paramref name="appSocket"/>, ax's dup, before the answer.
+    /// </summary>
     /// <remarks>
-    /// On the reactor thread the answer goes first and the bookkeeping after, off the application's critical path:
-    /// the application's next trapped call (a getpeername) is handled on this same thread, so it cannot overtake
-    /// the record. Elsewhere (a handshake finished on the thread pool) the record must come first.
-    /// </remarks>
-    /// <remarks>
-    /// A mesh connect's slot (<paramref name="lease"/>) goes with the socket's record when it connected, and is given
-    /// back when the sweeper finds the socket closed; a failed connect gives it back here.
+    /// <para>The dup is closed while the application thread is still parked, so that the application's own fd holds
+    /// the socket and ax's close only drops a reference. Closed after the answer, it was often the last reference:
+    /// a program that closes its socket right after connect left the whole teardown (the FIN or RST, the release of
+    /// the socket) to ax's close, about 9 µs on the reactor thread, in front of the next notification.</para>
+    /// <para>On the reactor thread the record goes after the answer, off the application's critical path: the
+    /// application's next trapped call (a getpeername) is handled on this same thread, so it cannot overtake the
+    /// record. Elsewhere (a handshake finished on the thread pool) the record must come first.</para>
+    /// <para>A mesh connect's slot (<paramref name="lease"/>) goes with the socket's record when it connected, and is
+    /// given back when the sweeper finds the socket closed; a failed connect gives it back here.</para>
     /// </remarks>
     private void Complete(InterceptedApp app, ulong id, SafeFd appSocket, in Interop.InetEndpoint destination, Errno result, string? refName,
         UpstreamLease lease)
@@ -342,22 +352,26 @@ internal sealed partial class SyscallHandler
             // only if it ends up refused by a later attempt of this or another application.
             lease.Report(connected, System.Diagnostics.Stopwatch.GetTimestamp());
         }
-        if (!connected)
+        ulong inode = 0;
+        var hasInode = connected && ProcFs.GetInode(appSocket, out inode) == Errno.Success;
+        appSocket.Dispose();
+        if (!hasInode)
         {
+            // Failed, or a socket ax cannot follow to its close: either way its slot is free now.
             lease.Release();
             lease = default;
         }
-        var recordLater = connected && _reactor.IsOnReactorThread;
-        if (connected && !recordLater)
+        var recordLater = hasInode && _reactor.IsOnReactorThread;
+        if (hasInode && !recordLater)
         {
-            RecordPeer(app, appSocket, in destination, lease);
+            RecordPeer(app, inode, in destination, lease);
         }
         // ENOENT: the thread was interrupted (a signal, its death) and the call is gone. A restarted connect
         // arrives as a new notification and finds the connection in progress (EALREADY), as in the kernel.
         Seccomp.Respond(app.Listener, id, result == Errno.Success ? 0 : -1, result);
         if (recordLater)
         {
-            RecordPeer(app, appSocket, in destination, lease);
+            RecordPeer(app, inode, in destination, lease);
         }
 
         if (connected)
@@ -372,13 +386,8 @@ internal sealed partial class SyscallHandler
         }
     }
 
-    private static void RecordPeer(InterceptedApp app, SafeFd appSocket, in Interop.InetEndpoint destination, UpstreamLease lease)
+    private static void RecordPeer(InterceptedApp app, ulong inode, in Interop.InetEndpoint destination, UpstreamLease lease)
     {
-        if (ProcFs.GetInode(appSocket, out var inode) != Errno.Success)
-        {
-            lease.Release(); // cannot follow the socket to its close, so do not count it open
-            return;
-        }
         var record = new SocketOverride(destination, HasPeer: true, default, HasLocal: false, lease);
         app.Sockets.AddOrUpdate(inode, record, (_, previous) =>
         {
@@ -640,9 +649,42 @@ internal sealed partial class SyscallHandler
         return new AppSocketInfo(type, domain, statusFlags);
     }
 
-    /// <summary>True when a nonblocking connect has finished (either way); <paramref name="error"/> is its outcome.</summary>
-    private static bool IsConnectDone(SafeFd socket, out Errno error)
+    /// <summary>
+    /// True when ax's nonblocking connect of the application's socket has finished (either way);
+    /// <paramref name="error"/> is its outcome.
+    /// </summary>
+    /// <remarks>
+    /// A socket the application made blocking is asked with a second connect(2), which is what the kernel's own
+    /// blocking connect does after its wait: it reports the outcome in one call (0, EALREADY while in progress, or
+    /// the error) and moves the socket to connected, so that a later connect of the application's gets EISCONN as
+    /// from the kernel. A nonblocking socket must stay "connecting" until the application asks, as it would
+    /// after the kernel's EINPROGRESS, so it is asked with poll and SO_ERROR, which leave that state alone.
+    /// </remarks>
+    private static bool IsConnectDone(SafeFd socket, in Interop.InetEndpoint backend, in AppSocketInfo info, out Errno error)
     {
+        Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
+        var length = backend.Write(sockaddr);
+        return IsConnectDone(socket, sockaddr[..length], in info, out error);
+    }
+
+    /// <inheritdoc cref="IsConnectDone(SafeFd, in Interop.InetEndpoint, in AppSocketInfo, out Errno)"/>
+    private static bool IsConnectDone(SafeFd socket, ReadOnlySpan<byte> backend, in AppSocketInfo info, out Errno error)
+    {
+        if (!info.NonBlocking)
+        {
+            error = Sockets.Connect(socket, backend);
+            if (error == Errno.EALREADY)
+            {
+                return false;
+            }
+            // EISCONN: another connect of the same socket (the application's, from another thread) got there first.
+            if (error == Errno.EISCONN)
+            {
+                error = Errno.Success;
+            }
+            return true;
+        }
+
         error = Errno.Success;
         if (Sockets.Poll(socket, EpollEvents.Out, 0, out var ready) != Errno.Success || ready == EpollEvents.None)
         {

@@ -5,6 +5,8 @@
 #   MODE alarm       - a blocking connect that SIGALRM interrupts after SECONDS (the application's own timeout)
 #   MODE twice       - a nonblocking connect, wait until connected, print "connected", sleep SECONDS, then connect
 #                      again (the idiom that asks for the outcome): its result is reported
+#   MODE blocking-twice - a blocking connect, then at once a second connect of the same socket: its result is
+#                      reported (the kernel's is EISCONN)
 import errno
 import os
 import signal
@@ -36,6 +38,10 @@ try:
         print("connected", flush=True)
         time.sleep(seconds)
         start = time.monotonic()
+        code = s.connect_ex((host, port))
+        result = "ok" if code == 0 else errno.errorcode.get(code, str(code))
+    elif mode == "blocking-twice":
+        s.connect((host, port))
         code = s.connect_ex((host, port))
         result = "ok" if code == 0 else errno.errorcode.get(code, str(code))
     elif mode == "nonblocking":
