@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Istio.AppSwitch.Dataplane.Api;
 using Istio.AppSwitch.Tests.Common.Xds;
 using Istio.AppSwitch.Xds.Ads;
+using Istio.AppSwitch.XdsAgent.Mesh;
 using static Istio.AppSwitch.Tests.Common.Xds.XdsTestResources;
 using static Istio.AppSwitch.XdsAgent.Tests.AgentHarness;
 
@@ -166,6 +167,27 @@ public sealed class XdsAgentTests
         Assert.Equal(2, mesh.Services.Count);
         Assert.Equal("127.0.0.12", Assert.Single(Assert.Single(mesh.Clusters, c => c.Name == EchoA).Endpoints!).Address);
         Assert.Equal(socket, restarted.Options.ApiSocketPath);
+    }
+
+    [Theory]
+    [InlineData(AdsVariant.Delta)]
+    [InlineData(AdsVariant.StateOfTheWorld)]
+    public async Task EdsUpdates_TranslatedAlone_SameRulesAsAWholeTranslation(AdsVariant variant)
+    {
+        // An EDS-only change re-translates only the clusters whose endpoints changed: the result must be what a
+        // translation of the whole snapshot gives, including an assignment that disappears.
+        await using var harness = await StartAsync(variant);
+        await harness.InitialSyncAsync();
+
+        await harness.SetAsync(EndpointType, "e2", [(EchoA, Endpoints(EchoA, 7000, "127.0.0.20", "127.0.0.21"))]);
+        await harness.NextPushAsync();
+        await harness.SetAsync(EndpointType, "e3", [(EchoB, Endpoints(EchoB, 7000))]);
+        await harness.NextPushAsync();
+
+        var whole = MeshRuleMapper.Map(Xds.Translation.MeshTranslator.Translate(XdsAgent.ToTranslationInput(harness.Agent.Client.Snapshot)));
+        Assert.True(MeshDiff.IsEmpty(MeshDiff.Compute(harness.Agent.Applied, whole, replace: false)));
+        Assert.Equal(["127.0.0.20", "127.0.0.21"], harness.Agent.Applied.Clusters[EchoA].Endpoints!.Select(e => e.Address));
+        Assert.Empty(harness.Agent.Applied.Clusters[EchoB].Endpoints!);
     }
 
     [Fact]

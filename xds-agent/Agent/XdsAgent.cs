@@ -49,6 +49,8 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
     private bool _sawListeners;
 
     // Owned by the push loop.
+    private XdsSnapshot? _translatedSnapshot;
+    private MeshTranslation? _translation;
     private DesiredMesh _applied = DesiredMesh.Empty;
     private bool _replaceNext = true;
     private long _pushedRevision = -1;
@@ -284,6 +286,75 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
         }
     }
 
+    // Runs only on the push loop. The common change is EDS alone (pods come and go): then the listeners, routes and
+    // clusters are the very objects translated last time, no outbound service can change (the translation of a service
+    // does not read endpoints), and only the clusters whose endpoints changed are translated again.
+    // Returns the names of the clusters translated again, or null after a whole translation.
+    private (MeshTranslation Translation, IReadOnlyCollection<string>? ChangedClusters) Translate(XdsSnapshot snapshot)
+    {
+        MeshTranslation translation;
+        IReadOnlyCollection<string>? changed = null;
+        if (_translatedSnapshot is { } previous && _translation is { } last &&
+            ReferenceEquals(previous.Clusters, snapshot.Clusters) && ReferenceEquals(previous.Listeners, snapshot.Listeners) &&
+            ReferenceEquals(previous.Routes, snapshot.Routes))
+        {
+            (translation, changed) = ReferenceEquals(previous.Endpoints, snapshot.Endpoints)
+                ? (last, [])
+                : TranslateEndpointChanges(previous.Endpoints, snapshot, last);
+        }
+        else
+        {
+            translation = MeshTranslator.Translate(ToTranslationInput(snapshot), _options.Translation);
+        }
+
+        _translatedSnapshot = snapshot;
+        _translation = translation;
+        return (translation, changed);
+    }
+
+    private (MeshTranslation Translation, IReadOnlyCollection<string> ChangedClusters) TranslateEndpointChanges(
+        XdsTypeSnapshot before, XdsSnapshot snapshot, MeshTranslation last)
+    {
+        var now = snapshot.Endpoints.Resources;
+        var changed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, resource) in now)
+        {
+            // SotW sends every assignment again as new objects: compare by value, not by reference only.
+            if (!before.Resources.TryGetValue(name, out var old) || (!ReferenceEquals(old, resource) && !old.Message.Equals(resource.Message)))
+            {
+                changed.Add(name);
+            }
+        }
+
+        foreach (var name in before.Resources.Keys)
+        {
+            if (!now.ContainsKey(name))
+            {
+                changed.Add(name);
+            }
+        }
+
+        if (changed.Count == 0)
+        {
+            return (last, []);
+        }
+
+        var clusters = new List<Cluster>();
+        foreach (var resource in snapshot.Clusters.Resources.Values)
+        {
+            var cluster = resource.As<Cluster>();
+            var edsName = cluster.EdsClusterConfig?.ServiceName is { Length: > 0 } serviceName ? serviceName : cluster.Name;
+            if (cluster.Type == Cluster.Types.DiscoveryType.Eds && changed.Contains(edsName))
+            {
+                clusters.Add(cluster);
+            }
+        }
+
+        var assignments = changed.Where(now.ContainsKey).Select(n => now[n].As<ClusterLoadAssignment>()).ToList();
+        var part = MeshTranslator.Translate(new TranslationInput(clusters, assignments, [], []), _options.Translation);
+        return (last with { Clusters = last.Clusters.SetItems(part.Clusters) }, [.. part.Clusters.Keys]);
+    }
+
     // Runs only on the push loop. True when the daemon holds the snapshot's rules (or the snapshot cannot be translated
     // and retrying would not help).
     private async Task<bool> TryPushAsync(XdsSnapshot snapshot, long arrivedAt, CancellationToken cancellationToken)
@@ -293,8 +364,10 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
         var version = VersionOf(snapshot);
         try
         {
-            var translation = MeshTranslator.Translate(ToTranslationInput(snapshot), _options.Translation);
-            desired = MeshRuleMapper.Map(translation);
+            var (translation, changedClusters) = Translate(snapshot);
+            desired = changedClusters is not null && !_replaceNext
+                ? MeshRuleMapper.MapClusters(_applied, translation, changedClusters)
+                : MeshRuleMapper.Map(translation);
             request = MeshDiff.Compute(_applied, desired, _replaceNext, version);
         }
         catch (Exception e) when (e is not OutOfMemoryException)

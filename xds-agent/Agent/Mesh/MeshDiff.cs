@@ -29,10 +29,10 @@ public static class MeshDiff
         }
 
         var clusters = desired.Clusters
-            .Where(c => !applied.Clusters.TryGetValue(c.Key, out var old) || !MeshDtoEquality.Equal(old, c.Value))
+            .Where(c => !applied.Clusters.TryGetValue(c.Key, out var old) || (!ReferenceEquals(old, c.Value) && !MeshDtoEquality.Equal(old, c.Value)))
             .Select(c => c.Value).ToList();
         var services = desired.Services
-            .Where(s => !applied.Services.TryGetValue(s.Key, out var old) || !MeshDtoEquality.Equal(old, s.Value))
+            .Where(s => !applied.Services.TryGetValue(s.Key, out var old) || (!ReferenceEquals(old, s.Value) && !MeshDtoEquality.Equal(old, s.Value)))
             .Select(s => s.Value).ToList();
         var deleteClusters = applied.Clusters.Keys.Where(k => !desired.Clusters.ContainsKey(k)).ToList();
         var deleteServices = applied.Services.Keys.Where(k => !desired.Services.ContainsKey(k)).ToList();

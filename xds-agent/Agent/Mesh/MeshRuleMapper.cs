@@ -86,6 +86,30 @@ public static class MeshRuleMapper
     }
 
     /// <summary>
+    /// <paramref name="current"/> with the clusters named in <paramref name="clusterNames"/> mapped again from
+    /// <paramref name="translation"/>: for a change of endpoints only, where no service and no other cluster can differ.
+    /// Clusters no sent service names stay out; the skip counts are those of the last whole mapping.
+    /// </summary>
+    public static DesiredMesh MapClusters(DesiredMesh current, MeshTranslation translation, IEnumerable<string> clusterNames)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        ArgumentNullException.ThrowIfNull(translation);
+        ArgumentNullException.ThrowIfNull(clusterNames);
+        var clusters = current.Clusters;
+        var nonIp = 0;
+        var fallbacks = ImmutableArray.CreateBuilder<string>();
+        foreach (var name in clusterNames)
+        {
+            if (clusters.ContainsKey(name) && translation.Clusters.TryGetValue(name, out var policy))
+            {
+                clusters = clusters.SetItem(name, ToDto(policy, ref nonIp, fallbacks));
+            }
+        }
+
+        return current with { Clusters = clusters };
+    }
+
+    /// <summary>
     /// The VIP text the daemon parses (<see cref="VipSpec"/>): <c>IP:PORT</c>, <c>IP/PREFIX:PORT</c>, <c>[v6]:PORT</c>,
     /// <c>v6/PREFIX:PORT</c>; port 0 (any port) is <c>*</c>. Null when the daemon would refuse it.
     /// </summary>
