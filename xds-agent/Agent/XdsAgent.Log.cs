@@ -41,9 +41,9 @@ public sealed partial class XdsAgent
         public static partial void AmbientError(ILogger logger, XdsAmbientErrorKind kind, string typeUrl, string message);
 
         [LoggerMessage(2109, LogLevel.Information,
-            "xds-agent: not sent: {DnsOnly} services without an address, {InvalidVips} with an unusable VIP, {NonIp} endpoints that are not IPs; " +
+            "xds-agent: not sent: {DnsOnly} services without an address, {Unusable} the daemon would refuse (no usable VIP or cluster), {NonIp} endpoints that are not IPs; " +
             "{Fallbacks} clusters use round robin in place of their LB policy")]
-        public static partial void Skipped(ILogger logger, int dnsOnly, int invalidVips, int nonIp, int fallbacks);
+        public static partial void Skipped(ILogger logger, int dnsOnly, int unusable, int nonIp, int fallbacks);
 
         [LoggerMessage(2110, LogLevel.Error, "xds-agent: internal error in the watcher")]
         public static partial void WatcherFailed(ILogger logger, Exception exception);

@@ -415,9 +415,9 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
             elapsed, completed);
         Log.Pushed(_logger, request.Replace ? "replace" : "delta", result.ServiceUpserts, result.ServiceDeletes, result.ClusterUpserts,
             result.ClusterDeletes, desired.Services.Count, desired.Clusters.Count, version, elapsed.TotalMilliseconds);
-        if (desired.Skipped.DnsOnlyServices + desired.Skipped.InvalidVips + desired.Skipped.NonIpEndpoints > 0 || !desired.Skipped.LbFallbacks.IsEmpty)
+        if (desired.Skipped.DnsOnlyServices + desired.Skipped.Unusable + desired.Skipped.NonIpEndpoints > 0 || !desired.Skipped.LbFallbacks.IsEmpty)
         {
-            Log.Skipped(_logger, desired.Skipped.DnsOnlyServices, desired.Skipped.InvalidVips, desired.Skipped.NonIpEndpoints, desired.Skipped.LbFallbacks.Length);
+            Log.Skipped(_logger, desired.Skipped.DnsOnlyServices, desired.Skipped.Unusable, desired.Skipped.NonIpEndpoints, desired.Skipped.LbFallbacks.Length);
         }
 
         try

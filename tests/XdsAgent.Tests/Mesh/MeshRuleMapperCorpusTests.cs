@@ -80,7 +80,7 @@ public sealed class MeshRuleMapperCorpusTests
         Assert.False(mesh.Services.ContainsKey("*.kubelet.kube-system:10255"));
         Assert.False(mesh.Services.ContainsKey("*.prometheus-operated.monitoring:9090"));
         Assert.Equal(160 - 2, mesh.Services.Count);
-        Assert.Equal(0, mesh.Skipped.InvalidVips);
+        Assert.Equal(0, mesh.Skipped.Unusable);
     }
 
     [Fact]

@@ -74,6 +74,48 @@ public sealed class MeshRuleMapperTests
     }
 
     [Fact]
+    public void Map_ValuesTheDaemonWouldRefuse_ClampedOrLeftOutSoTheBatchStands()
+    {
+        var odd = Cluster("odd", LoadBalancerPolicy.RingHash, new OutlierDetectionPolicy(0, null, null, TimeSpan.FromSeconds(10), TimeSpan.FromHours(3), 10),
+            endpoints: [Endpoint("127.0.0.1", 80), Endpoint("127.0.0.1", 80, priority: 500), Endpoint("127.0.0.2", 80, weight: 0, priority: 500)]) with
+        {
+            ConnectTimeout = TimeSpan.Zero,
+            MinimumRingSize = 0,
+            MaximumRingSize = ulong.MaxValue,
+        };
+        var translation = Translation(
+            [
+                Service("127.96.0.5", 32, 80, destinations: [("odd", 1), ("zero", 0)]),
+                Service("127.96.0.6", 32, 80, destinations: [("zero", 0)]),
+            ],
+            [odd, Cluster("zero", endpoints: [Endpoint("127.0.0.3", 80)])]);
+
+        var mesh = MeshRuleMapper.Map(translation);
+
+        Assert.Equal(["127.96.0.5:80"], mesh.Services.Keys);
+        Assert.Equal(["odd"], mesh.Services["127.96.0.5:80"].Clusters!.Select(c => c.Name));
+        Assert.Equal(1, mesh.Skipped.Unusable);
+        var cluster = mesh.Clusters["odd"];
+        Assert.Null(cluster.ConnectTimeout); // the daemon's default
+        Assert.Null(cluster.OutlierDetection); // 0 failures disables it
+        Assert.Equal((1ul, MeshRuleMapper.MaxRingSize), (cluster.MinimumRingSize!.Value, cluster.MaximumRingSize!.Value));
+        Assert.Equal([("127.0.0.1", (uint?)null), ("127.0.0.2", MeshRuleMapper.MaxPriority)], cluster.Endpoints!.Select(e => (e.Address!, e.Priority)));
+        Assert.Null(cluster.Endpoints![1].Weight);
+    }
+
+    [Fact]
+    public void Map_LongEjection_ClampedToAnHour()
+    {
+        var translation = Translation([Service("127.96.0.7", 32, 80, destinations: [("c", 1)])],
+            [Cluster("c", outlier: new OutlierDetectionPolicy(5, null, 2, TimeSpan.FromSeconds(10), TimeSpan.FromHours(3), 10), endpoints: [Endpoint("127.0.0.1", 80)])]);
+
+        var outlier = MeshRuleMapper.Map(translation).Clusters["c"].OutlierDetection!;
+
+        Assert.Equal("1h", outlier.BaseEjectionTime);
+        Assert.Equal(2, outlier.ConsecutiveFailures); // local-origin failures first
+    }
+
+    [Fact]
     public void Map_ClusterProvidedPolicy_RoundRobinAndNoted()
     {
         var translation = Translation(

@@ -24,10 +24,10 @@ public sealed record DesiredMesh(
 
 /// <summary>What the mapping left out or changed, for logs and for people.</summary>
 /// <param name="DnsOnlyServices">Services without an address (a host name only): a connect carries an IP, so they cannot match.</param>
-/// <param name="InvalidVips">Services whose address and port make no VIP the daemon accepts.</param>
+/// <param name="Unusable">Services the daemon would refuse: no VIP it accepts, or fast with no cluster to send to.</param>
 /// <param name="NonIpEndpoints">Endpoints given as a DNS name or a pipe path: ax connects to IP addresses only.</param>
 /// <param name="LbFallbacks">Clusters whose LB policy ax does not have (<c>cluster_provided</c>, <c>other</c>), sent as round robin.</param>
-public sealed record MeshMappingSkips(int DnsOnlyServices, int InvalidVips, int NonIpEndpoints, ImmutableArray<string> LbFallbacks)
+public sealed record MeshMappingSkips(int DnsOnlyServices, int Unusable, int NonIpEndpoints, ImmutableArray<string> LbFallbacks)
 {
     /// <summary>Nothing skipped.</summary>
     public static MeshMappingSkips None { get; } = new(0, 0, 0, []);

@@ -25,6 +25,15 @@ public static class MeshRuleMapper
     /// <summary>istiod's "no limit" for <c>max_connections</c>: sent as no limit.</summary>
     public const uint UnlimitedConnections = uint.MaxValue;
 
+    /// <summary>The largest locality priority the daemon takes.</summary>
+    public const uint MaxPriority = 127;
+
+    /// <summary>The largest hash ring (Envoy's and the daemon's limit).</summary>
+    public const ulong MaxRingSize = 8_388_608;
+
+    /// <summary>The longest duration the daemon takes.</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromHours(1);
+
     /// <summary>The longest ejection when the cluster does not say (Envoy's <c>max_ejection_time</c> default).</summary>
     public static readonly TimeSpan DefaultMaxEjectionTime = TimeSpan.FromSeconds(300);
 
@@ -34,7 +43,7 @@ public static class MeshRuleMapper
         ArgumentNullException.ThrowIfNull(translation);
         var services = ImmutableSortedDictionary.CreateBuilder<string, MeshServiceDto>(StringComparer.Ordinal);
         var wanted = new HashSet<string>(StringComparer.Ordinal);
-        int dnsOnly = 0, invalidVips = 0;
+        int dnsOnly = 0, unusable = 0;
         foreach (var service in translation.Outbound)
         {
             if (service.Address is null)
@@ -43,9 +52,10 @@ public static class MeshRuleMapper
                 continue;
             }
 
-            if (ToVip(service.Address, service.PrefixLength, service.Port) is not { } vip)
+            if (ToVip(service.Address, service.PrefixLength, service.Port) is not { } vip ||
+                (service.Mode == TranslationMode.Fast && !service.Destinations.Any(d => d.Weight > 0)))
             {
-                invalidVips++;
+                unusable++;
                 continue;
             }
 
@@ -70,19 +80,25 @@ public static class MeshRuleMapper
             }
         }
 
-        // A chained service may name a cluster the translation lacks: drop the name so the batch stays consistent.
+        // A chained service may name a cluster the translation lacks: drop the name so the batch stays consistent. A
+        // fast service left with nothing to connect to would make the daemon refuse the whole batch: it is not sent.
         foreach (var (key, dto) in services.ToList())
         {
             if (dto.Clusters is { } named && named.Any(c => !clusters.ContainsKey(c.Name!)))
             {
                 var kept = named.Where(c => clusters.ContainsKey(c.Name!)).ToList();
                 services[key] = dto with { Clusters = kept.Count == 0 ? null : kept };
+                if (dto.Mode is null && kept.Count == 0)
+                {
+                    services.Remove(key);
+                    unusable++;
+                }
             }
         }
 
         fallbacks.Sort(StringComparer.Ordinal);
         return new DesiredMesh(services.ToImmutable(), clusters.ToImmutable(),
-            new MeshMappingSkips(dnsOnly, invalidVips, nonIp, fallbacks.ToImmutable()));
+            new MeshMappingSkips(dnsOnly, unusable, nonIp, fallbacks.ToImmutable()));
     }
 
     /// <summary>
@@ -178,7 +194,8 @@ public static class MeshRuleMapper
             Mode = ModeName(service.Mode),
             Reasons = service.Causes.IsDefaultOrEmpty ? null : [.. service.Causes.Select(c => c.Code).Distinct(StringComparer.Ordinal)],
             Clusters = routed
-                ? [.. service.Destinations.Select(d => new MeshWeightedClusterDto { Name = d.Cluster, Weight = d.Weight == 1 ? null : d.Weight })]
+                ? [.. service.Destinations.Where(d => d.Weight > 0)
+                    .Select(d => new MeshWeightedClusterDto { Name = d.Cluster, Weight = d.Weight == 1 ? null : d.Weight })]
                 : null,
             HashOnSourceIp = service.HashOnSourceIp,
             ConnectRetries = Math.Clamp(service.ConnectRetries, 0, MaxConnectRetries),
@@ -195,6 +212,7 @@ public static class MeshRuleMapper
         }
 
         var endpoints = new List<MeshEndpointDto>(cluster.Endpoints.Length);
+        var seen = new HashSet<(string, uint)>();
         foreach (var endpoint in cluster.Endpoints)
         {
             // STRICT_DNS/LOGICAL_DNS endpoints are names, and pipes are paths: the daemon connects to IPs only.
@@ -205,12 +223,19 @@ public static class MeshRuleMapper
                 continue;
             }
 
+            // The daemon refuses a whole batch for one endpoint listed twice; EDS may repeat one in two localities.
+            var address = ip.ToString();
+            if (!seen.Add((address, endpoint.Port)))
+            {
+                continue;
+            }
+
             endpoints.Add(new MeshEndpointDto
             {
-                Address = ip.ToString(),
+                Address = address,
                 Port = (int)endpoint.Port,
-                Weight = endpoint.Weight == 1 ? null : endpoint.Weight,
-                Priority = endpoint.Priority == 0 ? null : endpoint.Priority,
+                Weight = endpoint.Weight <= 1 ? null : endpoint.Weight,
+                Priority = endpoint.Priority == 0 ? null : Math.Min(endpoint.Priority, MaxPriority),
                 Health = HealthName(endpoint.Health),
             });
         }
@@ -219,25 +244,33 @@ public static class MeshRuleMapper
         {
             Name = cluster.Name,
             LbPolicy = lb,
-            ChoiceCount = cluster.LbPolicy == LoadBalancerPolicy.LeastRequest ? (int)Math.Min(cluster.ChoiceCount, int.MaxValue) : null,
-            MinimumRingSize = cluster.LbPolicy == LoadBalancerPolicy.RingHash ? cluster.MinimumRingSize : null,
-            MaximumRingSize = cluster.LbPolicy == LoadBalancerPolicy.RingHash ? cluster.MaximumRingSize : null,
+            // Out-of-range values (which Envoy would refuse too) are clamped: the daemon refuses a whole batch for one.
+            ChoiceCount = cluster.LbPolicy == LoadBalancerPolicy.LeastRequest ? (int)Math.Clamp(cluster.ChoiceCount, 2u, 100u) : null,
+            MinimumRingSize = cluster.LbPolicy == LoadBalancerPolicy.RingHash ? Math.Clamp(cluster.MinimumRingSize, 1, MaxRingSize) : null,
+            MaximumRingSize = cluster.LbPolicy == LoadBalancerPolicy.RingHash
+                ? Math.Clamp(cluster.MaximumRingSize, Math.Clamp(cluster.MinimumRingSize, 1, MaxRingSize), MaxRingSize)
+                : null,
             MaglevTableSize = cluster.LbPolicy == LoadBalancerPolicy.Maglev ? cluster.MaglevTableSize : null,
-            ConnectTimeout = DurationText.Format(cluster.ConnectTimeout),
+            ConnectTimeout = cluster.ConnectTimeout > TimeSpan.Zero ? Duration(cluster.ConnectTimeout) : null,
             MaxConnections = cluster.MaxConnections == UnlimitedConnections ? null : cluster.MaxConnections,
-            OutlierDetection = cluster.OutlierDetection is { } outlier ? ToDto(outlier) : null,
+            OutlierDetection = cluster.OutlierDetection is { } outlier && ConsecutiveFailures(outlier) > 0 ? ToDto(outlier) : null,
             Endpoints = endpoints,
         };
     }
 
     private static MeshOutlierDetectionDto ToDto(OutlierDetectionPolicy outlier) => new()
     {
-        // ax sees connect failures only: the local-origin count is the exact match, a gateway failure (502-504 and
-        // connect errors) the next best, and consecutive 5xx (which Envoy also feeds connect errors into) the last.
-        ConsecutiveFailures = (int)Math.Min(
-            outlier.ConsecutiveLocalOriginFailure ?? outlier.ConsecutiveGatewayFailure ?? outlier.Consecutive5xx, int.MaxValue),
-        BaseEjectionTime = DurationText.Format(outlier.BaseEjectionTime),
-        MaxEjectionTime = DurationText.Format(DefaultMaxEjectionTime),
+        ConsecutiveFailures = ConsecutiveFailures(outlier),
+        BaseEjectionTime = Duration(outlier.BaseEjectionTime > TimeSpan.Zero ? outlier.BaseEjectionTime : TimeSpan.FromSeconds(30)),
+        MaxEjectionTime = Duration(DefaultMaxEjectionTime),
         MaxEjectionPercent = (int)Math.Min(outlier.MaxEjectionPercent, 100),
     };
+
+    // ax sees connect failures only: the local-origin count is the exact match, a gateway failure (502-504 and connect
+    // errors) the next best, and consecutive 5xx (which Envoy also feeds connect errors into) the last. 0 disables.
+    private static int ConsecutiveFailures(OutlierDetectionPolicy outlier) =>
+        (int)Math.Min(outlier.ConsecutiveLocalOriginFailure ?? outlier.ConsecutiveGatewayFailure ?? outlier.Consecutive5xx, int.MaxValue);
+
+    // The daemon takes durations up to an hour.
+    private static string Duration(TimeSpan value) => DurationText.Format(value < MaxDuration ? value : MaxDuration);
 }
