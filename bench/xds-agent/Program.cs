@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Threading.Channels;
 using Envoy.Config.Core.V3;
-using SocketAddress = Envoy.Config.Core.V3.SocketAddress;
 using Google.Protobuf;
 using Istio.AppSwitch.Bench.Translation;
 using Istio.AppSwitch.Daemon;
@@ -13,6 +12,7 @@ using Istio.AppSwitch.XdsAgent;
 using Istio.AppSwitch.XdsAgent.Sinks;
 using Microsoft.Extensions.Logging;
 using static Istio.AppSwitch.Tests.Common.Xds.XdsTestResources;
+using SocketAddress = Envoy.Config.Core.V3.SocketAddress;
 
 // Usage: XdsAgent.Bench [services] [endpoints] [changes] [inprocess|api]
 // The latency of one EDS change: from just before the management server writes the DeltaDiscoveryResponse to the
