@@ -1,5 +1,4 @@
 using Istio.AppSwitch.Xds.Ads;
-using Istio.AppSwitch.Xds.Client;
 using Microsoft.Extensions.Logging;
 
 namespace Istio.AppSwitch.XdsAgent;
@@ -37,8 +36,12 @@ public sealed partial class XdsAgent
         [LoggerMessage(2107, LogLevel.Information, "xds-agent: {TypeUrl} {Name} is gone: {Reason}")]
         public static partial void ResourceGone(ILogger logger, string typeUrl, string name, string reason);
 
-        [LoggerMessage(2108, LogLevel.Warning, "xds-agent: {Kind} ({TypeUrl}): {Message}; the rules in force stay")]
-        public static partial void AmbientError(ILogger logger, XdsAmbientErrorKind kind, string typeUrl, string message);
+        [LoggerMessage(2108, LogLevel.Warning, "xds-agent: istiod's push of {TypeUrl} was rejected: {Message}; the rules in force stay")]
+        public static partial void Nacked(ILogger logger, string typeUrl, string message);
+
+        // The xDS client warns of each lost stream already; the agent only says what it means for the rules.
+        [LoggerMessage(2111, LogLevel.Debug, "xds-agent: Pilot is away ({Message}); the rules in force stay")]
+        public static partial void PilotAway(ILogger logger, string message);
 
         [LoggerMessage(2109, LogLevel.Information,
             "xds-agent: not sent: {DnsOnly} services without an address, {Unusable} the daemon would refuse (no usable VIP or cluster), {NonIp} endpoints that are not IPs; " +

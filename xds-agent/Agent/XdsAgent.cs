@@ -190,8 +190,17 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
         Log.ResourceGone(_logger, typeUrl, name, reason);
 
     /// <inheritdoc />
-    void IXdsWatcher.OnAmbientError(XdsAmbientError error) =>
-        Log.AmbientError(_logger, error.Kind, error.TypeUrl ?? "-", error.Message);
+    void IXdsWatcher.OnAmbientError(XdsAmbientError error)
+    {
+        if (error.Kind == XdsAmbientErrorKind.Nack)
+        {
+            Log.Nacked(_logger, error.TypeUrl ?? "-", error.Message);
+        }
+        else
+        {
+            Log.PilotAway(_logger, error.Message);
+        }
+    }
 
     /// <summary>The translator's input: the snapshot's resources of every type, as plain lists.</summary>
     public static TranslationInput ToTranslationInput(XdsSnapshot snapshot)
