@@ -7,7 +7,11 @@ using Istio.AppSwitch.Cli.Translate;
 using Istio.AppSwitch.Daemon;
 using Istio.AppSwitch.Dataplane.Api;
 using Istio.AppSwitch.Dataplane.Interception;
+using Istio.AppSwitch.Dataplane.Mesh;
+using Istio.AppSwitch.XdsAgent;
+using Istio.AppSwitch.XdsAgent.Sinks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Istio.AppSwitch.Ax;
 
@@ -99,6 +103,7 @@ internal static class AxCommandLine
         root.Subcommands.Add(ApiCommands.CreateDeleteCommand());
         root.Subcommands.Add(RunCommand.Create(stderr));
         root.Subcommands.Add(TranslateCommand.Create());
+        root.Subcommands.Add(XdsAgentCommand.Create());
         return root;
     }
 
@@ -120,10 +125,12 @@ internal static class AxCommandLine
         var command = new Command(
             "daemon",
             "Run the ax daemon in the foreground: the registry, the service references and the REST API on a Unix " +
-            "socket. Logs go to stderr; SIGINT or SIGTERM stops it and removes the socket.")
+            "socket. With --pilot, it also runs the xds-agent in-process and follows istiod's configuration. Logs go to " +
+            "stderr; SIGINT or SIGTERM stops it and removes the socket.")
         {
             api,
         };
+        var pilot = PilotCommandOptions.AddTo(command, pilotRequired: false);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
@@ -135,7 +142,8 @@ internal static class AxCommandLine
             try
             {
                 var options = new DaemonOptions { ApiSocketPath = ApiSocketPath.Resolve(parse.GetValue(api)) };
-                await DaemonHost.RunAsync(options, ConfigureDaemonServices, cancellationToken).ConfigureAwait(false);
+                var agent = pilot.Build(parse);
+                await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent), cancellationToken).ConfigureAwait(false);
                 return 0;
             }
             catch (Exception e) when (e is DaemonStartupException or InvalidOperationException)
@@ -147,9 +155,19 @@ internal static class AxCommandLine
         return command;
     }
 
-    /// <summary>Adds the daemon's parts that live outside the Daemon project (the interception, as a hosted service).</summary>
-    private static void ConfigureDaemonServices(IServiceCollection services)
+    /// <summary>
+    /// Adds the daemon's parts that live outside the Daemon project: the interception, and with <c>--pilot</c> the
+    /// xds-agent programming the daemon's own <see cref="MeshStore"/>, both as hosted services.
+    /// </summary>
+    private static void ConfigureDaemonServices(IServiceCollection services, XdsAgentOptions? agent)
     {
+        if (agent is not null)
+        {
+            services.AddSingleton(provider => new XdsAgentHostedService(new XdsAgent.XdsAgent(
+                agent, new InProcessMeshSink(provider.GetRequiredService<MeshStore>()), provider.GetRequiredService<ILoggerFactory>())));
+            services.AddHostedService(provider => provider.GetRequiredService<XdsAgentHostedService>());
+        }
+
         services.AddSingleton(provider => new InterceptionOptions
         {
             LaunchSocketPath = LaunchProtocol.LaunchSocketPath(provider.GetRequiredService<DaemonOptions>().ApiSocketPath),

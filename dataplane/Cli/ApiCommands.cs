@@ -6,7 +6,7 @@ using Istio.AppSwitch.Dataplane.Api;
 namespace Istio.AppSwitch.Cli;
 
 /// <summary>
-/// The client commands of <c>ax</c>: <c>get apps|services|refs</c>, <c>create ref</c> and <c>delete ref</c>. Each is a
+/// The client commands of <c>ax</c>: <c>get apps|services|refs|mesh</c>, <c>create ref</c> and <c>delete ref</c>. Each is a
 /// thin front end to the daemon's REST API; errors from the daemon print as one plain line per problem on stderr
 /// with exit code 1.
 /// </summary>
@@ -22,13 +22,14 @@ public static class ApiCommands
         HelpName = "PATH",
     };
 
-    /// <summary><c>ax get apps|services|refs [-o table|json] [--api PATH]</c>.</summary>
+    /// <summary><c>ax get apps|services|refs|mesh [-o table|json] [--api PATH]</c>.</summary>
     public static Command CreateGetCommand()
     {
         var command = new Command("get", "List the applications under ax, their services, or the service references.");
         command.Subcommands.Add(CreateGetApps());
         command.Subcommands.Add(CreateGetServices());
         command.Subcommands.Add(CreateGetRefs());
+        command.Subcommands.Add(CreateGetMesh());
         return command;
     }
 
@@ -212,6 +213,50 @@ public static class ApiCommands
                 table.Add(r.Name, r.Vip, r.Selector, r.Clients, r.Dns, r.Backends.ToString(culture), r.Wait, held, TableWriter.Age(r.CreatedAt, now));
             }
             return Print(parse, table, refs.Count, "refs");
+        }));
+        return command;
+    }
+
+    private static Command CreateGetMesh()
+    {
+        var (output, api) = (CreateOutputOption(), CreateApiOption());
+        var command = new Command("mesh", "Show the mesh rules the xds-agent programmed: outbound services and their clusters.") { output, api };
+        command.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
+        {
+            var mesh = await client.GetMeshAsync(cancellationToken).ConfigureAwait(false);
+            if (IsJson(parse, output))
+            {
+                await stdout.WriteLineAsync(JsonSerializer.Serialize(mesh, ApiJsonContext.Indented.MeshStateDto)).ConfigureAwait(false);
+                return 0;
+            }
+            if (mesh.Services.Count == 0 && mesh.Clusters.Count == 0)
+            {
+                await parse.InvocationConfiguration.Error.WriteLineAsync("No mesh rules found.").ConfigureAwait(false);
+                return 0;
+            }
+            var culture = CultureInfo.InvariantCulture;
+            var endpointCounts = mesh.Clusters.ToDictionary(c => c.Name ?? "", c => c.Endpoints?.Count ?? 0, StringComparer.Ordinal);
+            var services = new TableWriter("KEY", "VIP", "MODE", "CLUSTERS", "ENDPOINTS");
+            foreach (var s in mesh.Services)
+            {
+                // A cluster's weight is shown only when the service splits its connections.
+                var clusters = s.Clusters ?? [];
+                var names = string.Join(',', clusters.Select(c => clusters.Count > 1 ? $"{c.Name}({c.Weight ?? 1})" : c.Name));
+                var endpoints = clusters.Sum(c => endpointCounts.GetValueOrDefault(c.Name ?? ""));
+                services.Add(s.Key, s.Vip, s.Mode ?? "fast", names, endpoints.ToString(culture));
+            }
+            var table = new TableWriter("NAME", "LB", "ENDPOINTS", "ACTIVE", "EJECTED");
+            foreach (var c in mesh.Clusters)
+            {
+                var endpoints = c.Endpoints ?? [];
+                table.Add(c.Name, c.LbPolicy ?? "round_robin", endpoints.Count.ToString(culture),
+                    endpoints.Sum(e => e.ActiveConnections ?? 0).ToString(culture), endpoints.Count(e => e.Ejected == true).ToString(culture));
+            }
+            var writer = parse.InvocationConfiguration.Output;
+            services.WriteTo(writer);
+            await writer.WriteLineAsync().ConfigureAwait(false);
+            table.WriteTo(writer);
+            return 0;
         }));
         return command;
     }

@@ -90,7 +90,7 @@ internal static class CreateRefRequestReader
         return (spec, null);
     }
 
-    private static bool IsJson(string? contentType)
+    internal static bool IsJson(string? contentType)
     {
         if (!MediaTypeHeaderValue.TryParse(contentType, out var mediaType))
         {

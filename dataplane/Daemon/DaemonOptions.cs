@@ -21,6 +21,12 @@ public sealed record DaemonOptions
     /// <summary>The largest request body the API accepts; a ref is well under 1 KiB.</summary>
     public long MaxRequestBodyBytes { get; init; } = 64 * 1024;
 
+    /// <summary>
+    /// The largest body of <c>POST /v1/mesh</c>, which carries a whole mesh on the xds-agent's first push (about 200 bytes
+    /// per endpoint: 64 MiB holds some 300,000).
+    /// </summary>
+    public long MaxMeshRequestBodyBytes { get; init; } = 64 * 1024 * 1024;
+
     /// <summary>The least severe level logged to stderr.</summary>
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
 

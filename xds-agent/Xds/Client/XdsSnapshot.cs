@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 using Envoy.Config.Cluster.V3;
 using Envoy.Config.Endpoint.V3;
 using Envoy.Config.Listener.V3;
@@ -49,6 +50,14 @@ public sealed record XdsPending(
 /// </summary>
 public sealed class XdsSnapshot
 {
+    // What one type's resources reference, computed once per XdsTypeSnapshot. A push replaces one type and keeps the
+    // other types' objects, so an EDS push (the frequent one) does not walk, or unpack the filters of, every listener,
+    // route and cluster again.
+    private static readonly ConditionalWeakTable<XdsTypeSnapshot, ImmutableSortedSet<string>> EdsNamesOf = new();
+    private static readonly ConditionalWeakTable<XdsTypeSnapshot, ImmutableSortedSet<string>> RdsNamesOf = new();
+    private static readonly ConditionalWeakTable<XdsTypeSnapshot, string[]> RouteClustersOf = new();
+    private static readonly ConditionalWeakTable<XdsTypeSnapshot, string[]> ListenerClustersOf = new();
+
     private readonly ImmutableDictionary<string, XdsTypeSnapshot> _types;
     private XdsPending? _pending;
 
@@ -88,13 +97,15 @@ public sealed class XdsSnapshot
 
     /// <summary>The EDS names the clusters need: what the client subscribes to over EDS.</summary>
     public ImmutableSortedSet<string> EdsNames() =>
-        Clusters.Resources.Values.SelectMany(r => ClusterDecoder.Instance.Dependencies(r.Message))
-            .ToImmutableSortedSet(StringComparer.Ordinal);
+        EdsNamesOf.GetValue(Clusters, static clusters => clusters.Resources.Values
+            .SelectMany(r => ClusterDecoder.Instance.Dependencies(r.Message))
+            .ToImmutableSortedSet(StringComparer.Ordinal));
 
     /// <summary>The route config names the listeners need: what the client subscribes to over RDS.</summary>
     public ImmutableSortedSet<string> RdsNames() =>
-        Listeners.Resources.Values.SelectMany(r => ListenerDecoder.Instance.Dependencies(r.Message))
-            .ToImmutableSortedSet(StringComparer.Ordinal);
+        RdsNamesOf.GetValue(Listeners, static listeners => listeners.Resources.Values
+            .SelectMany(r => ListenerDecoder.Instance.Dependencies(r.Message))
+            .ToImmutableSortedSet(StringComparer.Ordinal));
 
     /// <summary>The names this snapshot's CDS and LDS make the client subscribe to for a named type.</summary>
     internal ImmutableSortedSet<string> SubscribedNames(string typeUrl) => typeUrl switch
@@ -110,29 +121,34 @@ public sealed class XdsSnapshot
     {
         var endpoints = EdsNames().Where(n => !Endpoints.Resources.ContainsKey(n)).ToImmutableSortedSet(StringComparer.Ordinal);
         var routes = RdsNames().Where(n => !Routes.Resources.ContainsKey(n)).ToImmutableSortedSet(StringComparer.Ordinal);
-        var wanted = new List<string>();
-        foreach (var route in Routes.Resources.Values)
-        {
-            wanted.AddRange(RouteDecoder.ClusterNames(route.As<RouteConfiguration>()));
-        }
+        var wanted = RouteClustersOf.GetValue(Routes, static routes => [.. RouteClusterNames(routes)])
+            .Concat(ListenerClustersOf.GetValue(Listeners, static listeners => [.. ListenerClusterNames(listeners)]));
+        var clusters = wanted.Where(n => n.Length > 0 && !Clusters.Resources.ContainsKey(n))
+            .ToImmutableSortedSet(StringComparer.Ordinal);
+        return new XdsPending(endpoints, routes, clusters);
+    }
 
-        foreach (var listener in Listeners.Resources.Values)
+    private static IEnumerable<string> RouteClusterNames(XdsTypeSnapshot routes) =>
+        routes.Resources.Values.SelectMany(route => RouteDecoder.ClusterNames(route.As<RouteConfiguration>())).Distinct(StringComparer.Ordinal);
+
+    private static IEnumerable<string> ListenerClusterNames(XdsTypeSnapshot listeners)
+    {
+        foreach (var listener in listeners.Resources.Values)
         {
             foreach (var tcp in listener.As<Listener>().FindNetworkFilters<TcpProxy>())
             {
                 if (tcp.Config.ClusterSpecifierCase == TcpProxy.ClusterSpecifierOneofCase.Cluster)
                 {
-                    wanted.Add(tcp.Config.Cluster);
+                    yield return tcp.Config.Cluster;
                 }
                 else if (tcp.Config.ClusterSpecifierCase == TcpProxy.ClusterSpecifierOneofCase.WeightedClusters)
                 {
-                    wanted.AddRange(tcp.Config.WeightedClusters.Clusters.Select(c => c.Name));
+                    foreach (var weighted in tcp.Config.WeightedClusters.Clusters)
+                    {
+                        yield return weighted.Name;
+                    }
                 }
             }
         }
-
-        var clusters = wanted.Where(n => n.Length > 0 && !Clusters.Resources.ContainsKey(n))
-            .ToImmutableSortedSet(StringComparer.Ordinal);
-        return new XdsPending(endpoints, routes, clusters);
     }
 }
