@@ -14,7 +14,6 @@ namespace Istio.AppSwitch.Functional.Tests;
 [Collection(AxCollection.Name)]
 public sealed class XdsAgentTests : IAsyncLifetime
 {
-    private const string NeedsRouting = "needs mesh routing from main";
     private const string NodeId = "sidecar~127.0.0.5~client-1.default~default.svc.cluster.local";
     private static readonly string Programs = Path.Combine(AppContext.BaseDirectory, "Programs");
     private static readonly string Echo = Outbound("echo-e2e", 7000);
@@ -54,7 +53,7 @@ public sealed class XdsAgentTests : IAsyncLifetime
         }
     }
 
-    [Fact(Skip = NeedsRouting)]
+    [Fact]
     public async Task DaemonWithPilot_EdsMovesTheEndpoint_NewConnectsReachTheNewServer()
     {
         var (first, second) = (await StartEchoAsync("srv-a"), await StartEchoAsync("srv-b"));
@@ -72,7 +71,7 @@ public sealed class XdsAgentTests : IAsyncLifetime
         Assert.Equal("reply=srv-b:ping peer=127.96.5.1:7000 nodelay=1", after);
     }
 
-    [Fact(Skip = NeedsRouting)]
+    [Fact]
     public async Task SeparateAgentOverSotw_ProgramsTheDaemonThroughItsApi()
     {
         var port = await StartEchoAsync("srv-c");
