@@ -24,13 +24,14 @@ internal sealed class AgentHarness : IAsyncDisposable
     public static readonly string EchoB = Outbound("echo-b", 7000);
     public const string ListenerA = "127.96.0.1_7000";
     public const string ListenerB = "127.96.0.2_7000";
+    public const string ListenerGhost = "127.96.0.3_7000";
 
     private readonly Dictionary<string, SortedDictionary<string, IMessage>> _state = new(StringComparer.Ordinal);
     private readonly Channel<MeshPushResult> _pushes = Channel.CreateUnbounded<MeshPushResult>();
     private readonly string _directory;
     private int _stream;
 
-    private AgentHarness(AdsVariant variant, XdsManagementServer server, DaemonHost daemon, string directory)
+    private AgentHarness(AdsVariant variant, XdsManagementServer server, DaemonHost daemon, string directory, TimeSpan? doesNotExistTimeout)
     {
         Variant = variant;
         Server = server;
@@ -54,6 +55,7 @@ internal sealed class AgentHarness : IAsyncDisposable
                 PilotBackoff = new XdsBackoffOptions(TimeSpan.FromMilliseconds(50), 2, TimeSpan.FromMilliseconds(400)),
                 SinkBackoff = new XdsBackoffOptions(TimeSpan.FromMilliseconds(50), 2, TimeSpan.FromMilliseconds(400)),
                 OnPushed = result => _pushes.Writer.TryWrite(result),
+                DoesNotExistTimeout = doesNotExistTimeout ?? TimeSpan.FromSeconds(15),
             },
             Sink);
     }
@@ -70,7 +72,7 @@ internal sealed class AgentHarness : IAsyncDisposable
 
     public XdsAgent Agent { get; }
 
-    public static async Task<AgentHarness> StartAsync(AdsVariant variant)
+    public static async Task<AgentHarness> StartAsync(AdsVariant variant, TimeSpan? doesNotExistTimeout = null)
     {
         var directory = Directory.CreateTempSubdirectory("axa-").FullName;
         var daemon = DaemonHost.Create(new DaemonOptions
@@ -81,7 +83,7 @@ internal sealed class AgentHarness : IAsyncDisposable
         });
         await daemon.StartAsync();
         var server = await XdsManagementServer.StartAsync();
-        var harness = new AgentHarness(variant, server, daemon, directory);
+        var harness = new AgentHarness(variant, server, daemon, directory, doesNotExistTimeout);
         harness.Agent.Start();
         return harness;
     }

@@ -15,7 +15,6 @@ namespace Istio.AppSwitch.XdsAgent.Tests;
 public sealed class XdsAgentTests
 {
     // The placeholder MeshStore keeps only the last request, so deltas read back wrong until the real store lands.
-    private const string NeedsMeshStore = "needs the MeshStore that applies deltas, from main";
 
     private static MeshClusterDto Cluster(MeshStateDto mesh, string name) => Assert.Single(mesh.Clusters, c => c.Name == name);
 
@@ -42,7 +41,7 @@ public sealed class XdsAgentTests
         Assert.Contains("lds=l1", mesh.Version, StringComparison.Ordinal);
     }
 
-    [Theory(Skip = NeedsMeshStore)]
+    [Theory]
     [InlineData(AdsVariant.Delta)]
     [InlineData(AdsVariant.StateOfTheWorld)]
     public async Task EdsUpdate_OneClusterMoves_OnlyThatClusterIsSent(AdsVariant variant)
@@ -62,7 +61,7 @@ public sealed class XdsAgentTests
         Assert.Contains("eds=e2", mesh.Version, StringComparison.Ordinal);
     }
 
-    [Theory(Skip = NeedsMeshStore)]
+    [Theory]
     [InlineData(AdsVariant.Delta)]
     [InlineData(AdsVariant.StateOfTheWorld)]
     public async Task ListenerRemoved_ServiceAndItsClusterGone(AdsVariant variant)
@@ -109,7 +108,7 @@ public sealed class XdsAgentTests
         Assert.Equal(1, harness.Agent.Pushes);
     }
 
-    [Theory(Skip = NeedsMeshStore)]
+    [Theory]
     [InlineData(AdsVariant.Delta)]
     [InlineData(AdsVariant.StateOfTheWorld)]
     public async Task ServerRestart_ListenerDeletedMeanwhile_RulesStayThenResyncRemovesIt(AdsVariant variant)
@@ -188,6 +187,24 @@ public sealed class XdsAgentTests
         Assert.True(MeshDiff.IsEmpty(MeshDiff.Compute(harness.Agent.Applied, whole, replace: false)));
         Assert.Equal(["127.0.0.20", "127.0.0.21"], harness.Agent.Applied.Clusters[EchoA].Endpoints!.Select(e => e.Address));
         Assert.Empty(harness.Agent.Applied.Clusters[EchoB].Endpoints!);
+    }
+
+    [Fact]
+    public async Task ListenerNamesAClusterPilotNeverSends_HeldBackUntilTheDoesNotExistTimeout_ThenChained()
+    {
+        await using var harness = await StartAsync(AdsVariant.Delta, doesNotExistTimeout: TimeSpan.FromSeconds(1.5));
+        await harness.InitialSyncAsync();
+        var ghost = Outbound("ghost", 7000);
+
+        // A new listener to a cluster CDS does not hold: pushing it now would route to nothing, so nothing is pushed...
+        await harness.SetAsync(ListenerType, "l2", [(ListenerGhost, TcpListener(ListenerGhost, "127.96.0.3", 7000, ghost))]);
+        Assert.False(await harness.AnyPushWithinAsync(TimeSpan.FromSeconds(0.8)));
+
+        // ...until the cluster has been missing for the timeout: then the rest goes through, the service chained.
+        var push = await harness.NextPushAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, push.ServiceUpserts);
+        var service = (await harness.Api.GetMeshAsync()).Services.Single(s => s.Vip == "127.96.0.3:7000");
+        Assert.Equal("chain", service.Mode);
     }
 
     [Fact]

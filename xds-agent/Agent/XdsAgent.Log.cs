@@ -30,6 +30,9 @@ public sealed partial class XdsAgent
             "xds-agent: snapshot {Revision} waits for {Clusters} clusters, {Endpoints} endpoint sets, {Routes} route configs; the rules in force stay")]
         public static partial void Inconsistent(ILogger logger, long revision, int clusters, int endpoints, int routes);
 
+        [LoggerMessage(2116, LogLevel.Warning, "xds-agent: snapshot {Revision} still misses {Clusters} clusters, {Endpoints} endpoint sets and {Routes} route configurations after {Seconds} s; they are taken as nonexistent and the rest is pushed")]
+        public static partial void TakenAsNonexistent(ILogger logger, long revision, int clusters, int endpoints, int routes, double seconds);
+
         [LoggerMessage(2106, LogLevel.Warning, "xds-agent: snapshot {Revision} could not be translated; the rules in force stay")]
         public static partial void TranslationFailed(ILogger logger, long revision, Exception exception);
 

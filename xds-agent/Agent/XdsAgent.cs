@@ -25,7 +25,8 @@ namespace Istio.AppSwitch.XdsAgent;
 /// <para>
 /// Pushes run one at a time on the agent's own task and coalesce: snapshots that arrive during a push are not queued;
 /// the next push translates only the latest. A snapshot with a route whose cluster or endpoints have not arrived is not
-/// pushed at all, so no connect sees half of an xDS update.
+/// pushed at all, so no connect sees half of an xDS update, until what it misses has been missing for
+/// <see cref="XdsAgentOptions.DoesNotExistTimeout"/> (then it is taken as nonexistent).
 /// </para>
 /// <para>
 /// Pilot away: the xDS client keeps its last good resources and so the daemon keeps its rules; nothing is removed.
@@ -47,6 +48,11 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
     private (XdsSnapshot Snapshot, long ArrivedAt)? _latest;
     private bool _sawClusters;
     private bool _sawListeners;
+
+    // Under _gate: since when each missing name ("type/name") has been missing, and the timer that looks again when the
+    // oldest of them reaches the does-not-exist timeout.
+    private readonly Dictionary<string, long> _missingSince = new(StringComparer.Ordinal);
+    private ITimer? _recheck;
 
     // Owned by the push loop.
     private XdsSnapshot? _translatedSnapshot;
@@ -128,6 +134,8 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
             (loop, stopping, _pushLoop, _stopping) = (_pushLoop, _stopping, null, null);
             _watch?.Dispose();
             _watch = null;
+            _recheck?.Dispose();
+            _recheck = null;
         }
 
         await _client.StopAsync().ConfigureAwait(false);
@@ -166,10 +174,8 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
                     return;
                 }
 
-                if (!snapshot.IsConsistent)
+                if (!MayPush(snapshot))
                 {
-                    var pending = snapshot.Pending;
-                    Log.Inconsistent(_logger, snapshot.Revision, pending.Clusters.Count, pending.Endpoints.Count, pending.Routes.Count);
                     return;
                 }
 
@@ -181,6 +187,73 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
         catch (Exception e)
         {
             // A watcher must not throw into the xDS client.
+            Log.WatcherFailed(_logger, e);
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="snapshot"/> may be pushed: it is consistent, or what it misses has been missing for the
+    /// does-not-exist timeout. Otherwise arms a timer to look again when the oldest missing name times out. Under _gate.
+    /// </summary>
+    private bool MayPush(XdsSnapshot snapshot)
+    {
+        if (snapshot.IsConsistent)
+        {
+            _missingSince.Clear();
+            return true;
+        }
+
+        var pending = snapshot.Pending;
+        var now = _options.TimeProvider.GetTimestamp();
+        var missing = pending.Clusters.Select(n => "cluster/" + n)
+            .Concat(pending.Endpoints.Select(n => "endpoints/" + n))
+            .Concat(pending.Routes.Select(n => "route/" + n))
+            .ToHashSet(StringComparer.Ordinal);
+        foreach (var gone in _missingSince.Keys.Where(k => !missing.Contains(k)).ToList())
+        {
+            _missingSince.Remove(gone);
+        }
+
+        foreach (var name in missing)
+        {
+            _missingSince.TryAdd(name, now);
+        }
+
+        // Every missing name must have timed out: the one that went missing last decides.
+        var youngest = missing.Max(name => _missingSince[name]);
+        if (_options.TimeProvider.GetElapsedTime(youngest, now) >= _options.DoesNotExistTimeout)
+        {
+            Log.TakenAsNonexistent(_logger, snapshot.Revision, pending.Clusters.Count, pending.Endpoints.Count, pending.Routes.Count,
+                _options.DoesNotExistTimeout.TotalSeconds);
+            return true;
+        }
+
+        Log.Inconsistent(_logger, snapshot.Revision, pending.Clusters.Count, pending.Endpoints.Count, pending.Routes.Count);
+        var due = _options.DoesNotExistTimeout - _options.TimeProvider.GetElapsedTime(youngest, now);
+        _recheck?.Dispose();
+        _recheck = _options.TimeProvider.CreateTimer(_ => Recheck(), null, due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        return false;
+    }
+
+    /// <summary>The does-not-exist timer fired: the client's current snapshot may be pushable now.</summary>
+    private void Recheck()
+    {
+        try
+        {
+            lock (_gate)
+            {
+                if (_pushLoop is null || !_sawClusters || !_sawListeners || !MayPush(_client.Snapshot))
+                {
+                    return;
+                }
+
+                _latest = (_client.Snapshot, Stopwatch.GetTimestamp());
+            }
+
+            Wake();
+        }
+        catch (Exception e)
+        {
             Log.WatcherFailed(_logger, e);
         }
     }

@@ -25,6 +25,14 @@ public sealed record XdsAgentOptions
     /// <summary>How the translation treats peer identity and auto-mTLS.</summary>
     public TranslationOptions Translation { get; init; } = TranslationOptions.Default;
 
+    /// <summary>
+    /// How long a resource that a route or cluster names may stay missing before the agent takes it as nonexistent and
+    /// pushes without it (the xDS clients' does-not-exist timer; 15 s as in gRPC and Envoy). Until then the snapshot
+    /// is held back whole, so that no connect sees half of an update; after it, one resource that istiod never sends
+    /// cannot freeze every other change. The translation chains a service whose cluster is missing.
+    /// </summary>
+    public TimeSpan DoesNotExistTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>The clock of the backoff delays.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
