@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Istio.AppSwitch.Dataplane.Api;
 using Istio.AppSwitch.Dataplane.Configuration;
 using Istio.AppSwitch.Dataplane.Interception;
+using Istio.AppSwitch.Dataplane.Mesh;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
 using Microsoft.AspNetCore.Builder;
@@ -37,6 +38,8 @@ internal static class ApiEndpoints
         v1.MapGet("/refs/{name}", GetRef);
         v1.MapPost("/refs", CreateRefAsync).WithMetadata(WriteAccess.Required);
         v1.MapDelete("/refs/{name}", DeleteRef).WithMetadata(WriteAccess.Required);
+        v1.MapGet("/mesh", GetMesh);
+        v1.MapPost("/mesh", UpdateMeshAsync).WithMetadata(WriteAccess.Required);
     }
 
     internal static JsonHttpResult<VersionDto> GetVersion() =>
@@ -104,4 +107,33 @@ internal static class ApiEndpoints
         refs.Delete(name)
             ? TypedResults.NoContent()
             : ApiErrors.Result(StatusCodes.Status404NotFound, ApiErrorCodes.NotFound, $"ref \"{name}\" not found", "name");
+
+    internal static JsonHttpResult<MeshStateDto> GetMesh([FromServices] MeshStore mesh) =>
+        TypedResults.Json(mesh.Describe(), ApiJsonContext.Relaxed.MeshStateDto);
+
+    // Minimal until wt-agent's MeshRequestReader (body limits, JSON error paths) merges in; the same handler name and route.
+    internal static async Task<IResult> UpdateMeshAsync(HttpRequest request, [FromServices] MeshStore mesh)
+    {
+        MeshUpdateRequest? update;
+        try
+        {
+            update = await System.Text.Json.JsonSerializer.DeserializeAsync(request.Body, ApiJsonContext.Relaxed.MeshUpdateRequest, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            return ApiErrors.Result(StatusCodes.Status400BadRequest, ApiErrorCodes.InvalidArgument, $"the body is not a mesh update: {e.Message}");
+        }
+        if (update is null)
+        {
+            return ApiErrors.Result(StatusCodes.Status400BadRequest, ApiErrorCodes.InvalidArgument, "the body is not a mesh update");
+        }
+        try
+        {
+            return TypedResults.Json(mesh.Apply(update), ApiJsonContext.Relaxed.MeshUpdateResponse);
+        }
+        catch (ValidationException e)
+        {
+            return ApiErrors.Validation(e);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using System.Reflection;
 using Istio.AppSwitch.Dataplane.Interception;
+using Istio.AppSwitch.Dataplane.Mesh;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
 using Microsoft.AspNetCore.Builder;
@@ -118,6 +119,8 @@ public sealed partial class DaemonHost : IAsyncDisposable
         builder.Services.AddSingleton(sp => new HeldConnects(sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new RefStore(
             sp.GetRequiredService<RoutingTable>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RefStore>>()));
+        builder.Services.AddSingleton(sp => new MeshStore(
+            sp.GetRequiredService<RoutingTable>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MeshStore>>()));
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
