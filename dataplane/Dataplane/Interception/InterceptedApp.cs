@@ -51,6 +51,12 @@ internal sealed class InterceptedApp : IDisposable
     /// </summary>
     public ConcurrentDictionary<int, SafePidFdHandle> ThreadHandles { get; } = new();
 
+    /// <summary>
+    /// Held by ax across the three nonblocking syscalls that accept on one of the app's blocking listeners (set
+    /// O_NONBLOCK, accept4, restore), so that two of ax's accepts cannot undo each other's O_NONBLOCK.
+    /// </summary>
+    public Lock AcceptGate { get; } = new();
+
     /// <summary>How many thread pidfds one app may keep open.</summary>
     public const int MaxThreadHandles = 64;
 

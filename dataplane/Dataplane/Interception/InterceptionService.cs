@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Istio.AppSwitch.Dataplane.Mesh;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
 using Istio.AppSwitch.Interop;
@@ -54,15 +55,15 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
     private Task? _heldLoop;
     private int _disposed;
 
-    /// <summary>Creates the service; nothing runs until <see cref="StartAsync"/>.</summary>
+    /// <summary>Creates the service; nothing runs until <see cref="StartAsync"/>. Without <paramref name="mesh"/>, no inbound policy is enforced.</summary>
     public InterceptionService(InterceptionOptions options, ServiceRegistry registry, RoutingTable routing, HeldConnects held,
-        ILogger<InterceptionService> logger)
+        ILogger<InterceptionService> logger, MeshStore? mesh = null)
     {
         _options = options;
         _registry = registry;
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
-        _handler = new SyscallHandler(routing, registry, _reactor, held, logger);
+        _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh);
     }
 
     /// <summary>The number of applications under ax right now.</summary>
