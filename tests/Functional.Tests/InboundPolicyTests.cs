@@ -196,6 +196,70 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
         Assert.True(count <= baseline, $"the daemon holds {count} fds, {baseline} before the accepts");
     }
 
+    [Fact]
+    public async Task PrincipalRule_PeerIsAnAppUnderAx_ItsLabelsGiveItsIdentity()
+    {
+        // What istiod sends for "ALLOW from sa sleep in default": a principal rule, and a port the translation chained
+        // only because the peer's identity is unknown at accept. For a client under ax, ax knows it.
+        const string allowSleep = """
+            {"engines": [{"action": "allow", "policies": [{"name": "allow-sleep", "permissions": [{"any": true}],
+              "principals": [{"principal": {"exact": "spiffe://cluster.local/ns/default/sa/sleep"}}]}]}]}
+            """;
+        var port = AxEnvironment.FreePort();
+        using (var client = new AxApiClient(ax.ApiSocket))
+        using (var document = JsonDocument.Parse(allowSleep))
+        {
+            await client.UpdateMeshAsync(new MeshUpdateRequest
+            {
+                Inbound = [new MeshInboundPortDto
+                {
+                    Key = $"inb-id:{port}", Selector = "app=inb-id", Port = port, Mode = "chain", Reasons = ["principal_requires_identity"],
+                    Rbac = document.RootElement.Clone(),
+                }],
+            });
+        }
+        using var server = ax.StartUnderAx(["--labels", "app=inb-id"], ["python3", Path.Combine(Programs, "inbound_server.py"), "127.0.0.1", port.ToString(), "id"]);
+        await server.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
+        var clientProgram = Path.Combine(Programs, "inbound_client.py");
+
+        var sleep = await ax.RunUnderAxAsync(["--labels", "istio.io/namespace=default,istio.io/serviceaccount=sleep"],
+            ["python3", clientProgram, "127.0.0.1", "127.0.0.1", port.ToString(), "zzz"]);
+        var other = await ax.RunUnderAxAsync(["--labels", "istio.io/namespace=default,istio.io/serviceaccount=other"],
+            ["python3", clientProgram, "127.0.0.1", "127.0.0.1", port.ToString(), "who"]);
+        var stranger = await ClientAsync("127.0.0.1", port, "anon");
+
+        Assert.StartsWith("reply=id:zzz", sleep.Stdout.Trim(), StringComparison.Ordinal);
+        Assert.Equal("reset", other.Stdout.Trim());
+        Assert.Equal("reset", stranger.Stdout.Trim());
+        Assert.Single(server.Stdout.Split('\n'), l => l.StartsWith("accepted", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task UnsupportedMatcher_DecisionOnlyEnvoyCouldMake_DeniedWithWarningNeverAllowed()
+    {
+        // DENY when the SNI is evil.example: ax cannot see the SNI at accept, so it can neither allow nor deny. Until
+        // the connection can be chained to Envoy (issue 6), it is denied, and the daemon says why at Warning.
+        const string denySni = """
+            {"engines": [{"action": "deny", "policies": [{"name": "deny-sni", "permissions": [{"unsupported": "requested_server_name"}],
+              "principals": [{"any": true}]}]}]}
+            """;
+        var port = AxEnvironment.FreePort();
+        await ProgramInboundAsync("app=inb-sni", port, denySni);
+        using var server = ax.StartUnderAx(["--labels", "app=inb-sni"], ["python3", Path.Combine(Programs, "inbound_server.py"), "127.0.0.1", port.ToString(), "sni"]);
+        await server.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
+
+        var result = await ClientAsync("127.0.0.2", port, "hello");
+
+        Assert.Equal("reset", result.Stdout.Trim());
+        Assert.DoesNotContain("accepted", server.Stdout, StringComparison.Ordinal);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (!ax.Daemon.Stderr.Contains($"inbound port app=inb-sni:{port} needs a decision ax cannot make at accept", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        Assert.Contains($"inbound port app=inb-sni:{port} needs a decision ax cannot make at accept (a rule uses a matcher ax cannot check at accept", ax.Daemon.Stderr, StringComparison.Ordinal);
+    }
+
     private int DaemonFdCount() => Directory.GetFileSystemEntries($"/proc/{ax.Daemon.Id}/fd").Length;
 
     private static async Task WaitForPortAsync(int port)

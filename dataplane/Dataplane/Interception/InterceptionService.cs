@@ -420,6 +420,10 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
                     app.PendingBinds.TryRemove(inode, out _);
                 }
             }
+            if (Volatile.Read(ref app.StashedAccepts) != 0)
+            {
+                app.DropStashed(live);
+            }
             foreach (var (inode, serviceId) in app.Listening)
             {
                 if (!live.Contains(inode) && app.Listening.TryRemove(inode, out _))

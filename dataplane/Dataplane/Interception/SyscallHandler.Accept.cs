@@ -81,7 +81,7 @@ internal sealed partial class SyscallHandler
                 return;
             }
             var call = new AcceptCall(app, n.Id, (int)n.Pid, n.Arg1, n.Arg2, flags, policy, listener, info);
-            if (TryAcceptOnce(in call) == AcceptOutcome.Pending)
+            if (!TryInstallStashed(in call) && TryAcceptOnce(in call) == AcceptOutcome.Pending)
             {
                 Log.AcceptHeld(_logger, app.Record.Id, port);
                 _ = HoldAcceptAsync(call);
@@ -136,7 +136,8 @@ internal sealed partial class SyscallHandler
                 Seccomp.Respond(app.Listener, call.Id, -1, error);
                 return AcceptOutcome.Answered;
             }
-            using (accepted)
+            var kept = false;
+            try
             {
                 var peerAddress = peer[..Math.Min(peerLength, MaxSockaddr)];
                 if (!Allows(in call, accepted!, peerAddress))
@@ -144,8 +145,15 @@ internal sealed partial class SyscallHandler
                     Reset(accepted!);
                     continue; // the call goes on waiting for the next connection, as if this one never came
                 }
-                Install(in call, accepted!, peerAddress);
+                kept = Install(in call, accepted!, peerAddress);
                 return AcceptOutcome.Answered;
+            }
+            finally
+            {
+                if (!kept)
+                {
+                    accepted!.Dispose();
+                }
             }
         }
         // A burst of denied connections: give the reactor back. A nonblocking caller retries on readability; a
@@ -172,14 +180,23 @@ internal sealed partial class SyscallHandler
         // it is held across three nonblocking syscalls, never across a wait.
         lock (call.App.AcceptGate)
         {
-            Sockets.SetStatusFlags(call.Listener, call.Info.StatusFlags | O_NONBLOCK);
+            // Read again: a held call may be old, and the application may have changed the listener's flags since.
+            if (Sockets.GetStatusFlags(call.Listener, out var flags) != Errno.Success)
+            {
+                flags = call.Info.StatusFlags;
+            }
+            if ((flags & O_NONBLOCK) != 0)
+            {
+                return Sockets.Accept(call.Listener, peer, out peerLength, nonBlocking, closeOnExec: true, out accepted);
+            }
+            Sockets.SetStatusFlags(call.Listener, flags | O_NONBLOCK);
             try
             {
                 return Sockets.Accept(call.Listener, peer, out peerLength, nonBlocking, closeOnExec: true, out accepted);
             }
             finally
             {
-                Sockets.SetStatusFlags(call.Listener, call.Info.StatusFlags);
+                Sockets.SetStatusFlags(call.Listener, flags);
             }
         }
     }
@@ -253,31 +270,79 @@ internal sealed partial class SyscallHandler
     /// Gives an allowed connection to the application: the peer's sockaddr into <c>addr</c>/<c>addrlen</c> as the
     /// kernel writes them, then ADDFD with SEND, so the new fd number is the syscall's result in one step.
     /// </summary>
-    /// <remarks>The caller closes ax's copy in every case: on success the application holds its own; on failure the
-    /// connection is closed, as the kernel drops a connection it accepted for a call that then failed with EFAULT.</remarks>
-    private void Install(in AcceptCall call, SafeFd accepted, ReadOnlySpan<byte> peerAddress)
+    /// <returns>
+    /// True when ax keeps <paramref name="accepted"/>: the call went away (a signal, the thread's exit) before the
+    /// connection reached it, and the connection waits in the app's stash for the listener's next accept, as it would
+    /// have waited in the kernel's backlog. Otherwise the caller closes ax's copy: on success the application holds its
+    /// own; on failure the connection is closed, as the kernel drops a connection it accepted for a call that then
+    /// failed with EFAULT.
+    /// </returns>
+    private bool Install(in AcceptCall call, SafeFd accepted, ReadOnlySpan<byte> peerAddress)
     {
         var app = call.App;
         // The tid is trusted to name the notifying thread only while the notification lives: check before writing
         // into its memory.
         if (!Seccomp.IsIdValid(app.Listener, call.Id))
         {
-            Log.AcceptCallGone(_logger, app.Record.Id);
-            return;
+            return Stash(in call, accepted, peerAddress);
         }
         var error = WriteAcceptAddress(in call, peerAddress);
         if (error != Errno.Success)
         {
             Seccomp.Respond(app.Listener, call.Id, -1, error);
-            return;
+            return false;
         }
         error = Seccomp.AddFd(app.Listener, call.Id, accepted, 0, setFd: false, send: true,
             closeOnExec: (call.Flags & SOCK_CLOEXEC) != 0, out _);
-        if (error != Errno.Success)
+        // ENOENT: a signal interrupted the call between the check and the install.
+        return error != Errno.Success && Stash(in call, accepted, peerAddress);
+    }
+
+    /// <summary>Keeps an allowed connection whose call went away for the next accept on the same listener.</summary>
+    private bool Stash(in AcceptCall call, SafeFd accepted, ReadOnlySpan<byte> peerAddress)
+    {
+        var app = call.App;
+        if (app.IsDisposed || ProcFs.GetInode(call.Listener, out var inode) != Errno.Success)
         {
-            // ENOENT: a signal interrupted the call between the check and the install. The connection closes with
-            // ax's copy (docs/inbound-policy.md, "Limits").
             Log.AcceptCallGone(_logger, app.Record.Id);
+            return false;
+        }
+        app.AcceptStash.GetOrAdd(inode, static _ => new()).Enqueue(new StashedAccept(accepted, peerAddress.ToArray()));
+        Interlocked.Increment(ref app.StashedAccepts);
+        Log.AcceptStashed(_logger, app.Record.Id);
+        return true;
+    }
+
+    /// <summary>
+    /// Gives the call a connection stashed for its listener, if there is one; true when the call is answered. Costs one
+    /// volatile read when the stash is empty, which is always but after a signal raced an install.
+    /// </summary>
+    private bool TryInstallStashed(in AcceptCall call)
+    {
+        var app = call.App;
+        if (Volatile.Read(ref app.StashedAccepts) == 0
+            || ProcFs.GetInode(call.Listener, out var inode) != Errno.Success
+            || !app.AcceptStash.TryGetValue(inode, out var queue)
+            || !queue.TryDequeue(out var stashed))
+        {
+            return false;
+        }
+        Interlocked.Decrement(ref app.StashedAccepts);
+        var kept = false;
+        try
+        {
+            // O_NONBLOCK is the new socket's own file status flag: this call's accept4 flags decide it.
+            Sockets.GetStatusFlags(stashed.Socket, out var status);
+            Sockets.SetStatusFlags(stashed.Socket, (call.Flags & SOCK_NONBLOCK) != 0 ? status | O_NONBLOCK : status & ~O_NONBLOCK);
+            kept = Install(in call, stashed.Socket, stashed.Peer);
+            return true;
+        }
+        finally
+        {
+            if (!kept)
+            {
+                stashed.Socket.Dispose();
+            }
         }
     }
 
@@ -350,7 +415,7 @@ internal sealed partial class SyscallHandler
                     Log.HeldAcceptGone(_logger, app.Record.Id);
                     return;
                 }
-                if (readable && TryAcceptOnce(in call) == AcceptOutcome.Answered)
+                if (TryInstallStashed(in call) || (readable && TryAcceptOnce(in call) == AcceptOutcome.Answered))
                 {
                     return;
                 }

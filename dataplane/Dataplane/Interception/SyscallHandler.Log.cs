@@ -51,6 +51,9 @@ internal sealed partial class SyscallHandler
         [LoggerMessage(1115, LogLevel.Debug, "{AppId}: accept call gone (a signal or the thread's exit) before its connection was installed; the connection was closed")]
         public static partial void AcceptCallGone(ILogger logger, string appId);
 
+        [LoggerMessage(1117, LogLevel.Debug, "{AppId}: accept call gone (a signal or the thread's exit) before its connection was installed; the connection waits for the listener's next accept")]
+        public static partial void AcceptStashed(ILogger logger, string appId);
+
         [LoggerMessage(1116, LogLevel.Debug, "{AppId}: held accept dropped: the thread died or was interrupted")]
         public static partial void HeldAcceptGone(ILogger logger, string appId);
 
