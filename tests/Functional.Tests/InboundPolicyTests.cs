@@ -260,6 +260,20 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
         Assert.Contains($"inbound port app=inb-sni:{port} needs a decision ax cannot make at accept (a rule uses a matcher ax cannot check at accept", ax.Daemon.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task BlockingAccept_SoRcvtimeo_AnswersEagainAsTheKernel()
+    {
+        var port = AxEnvironment.FreePort();
+        await ProgramInboundAsync("app=inb-timeout", port, DenyThree);
+
+        var result = await ax.RunUnderAxAsync(["--labels", "app=inb-timeout"], ["python3", Path.Combine(Programs, "accept_timeout.py"), "127.0.0.1", port.ToString(), "0.6"]);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.StartsWith("eagain after=", result.Stdout.Trim(), StringComparison.Ordinal);
+        var after = double.Parse(result.Stdout.Trim()["eagain after=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(after, 0.5, 3.0);
+    }
+
     private int DaemonFdCount() => Directory.GetFileSystemEntries($"/proc/{ax.Daemon.Id}/fd").Length;
 
     private static async Task WaitForPortAsync(int port)
