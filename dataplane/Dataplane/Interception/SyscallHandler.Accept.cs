@@ -84,7 +84,7 @@ internal sealed partial class SyscallHandler
             if (!TryInstallStashed(in call) && TryAcceptOnce(in call) == AcceptOutcome.Pending)
             {
                 Log.AcceptHeld(_logger, app.Record.Id, port);
-                _ = HoldAcceptAsync(call);
+                HoldAccept(in call);
                 handedOff = true;
             }
         }
@@ -373,54 +373,92 @@ internal sealed partial class SyscallHandler
         return Errno.Success;
     }
 
-    /// <summary>
-    /// A blocking accept with nothing pending: waits for the listener to be readable on the reactor (no thread),
-    /// rechecks that the call still exists every <see cref="AcceptHoldTick"/>, and answers EAGAIN once the
-    /// listener's <c>SO_RCVTIMEO</c> has passed, as the kernel does. Owns <see cref="AcceptCall.Listener"/>.
-    /// </summary>
-    private async Task HoldAcceptAsync(AcceptCall call)
+    /// <summary>A held accept: the call, and whether it is settled (answered, or dropped) yet.</summary>
+    private sealed class HeldAccept(AcceptCall call)
     {
+        public readonly AcceptCall Call = call;
+
+        public IDisposable? Registration { get; set; }
+
+        /// <summary>0 while held; 1 once settled. Whoever sets it releases the registration and the listener.</summary>
+        public int Settled;
+    }
+
+    /// <summary>
+    /// A blocking accept with nothing pending: a level-triggered registration of ax's dup of the listener on the
+    /// reactor, whose callback accepts on the reactor thread itself when a connection comes (nonblocking: it never
+    /// waits), so the wake-up needs no pool thread. A watcher rechecks every <see cref="AcceptHoldTick"/> that the call
+    /// still exists and answers EAGAIN once the listener's <c>SO_RCVTIMEO</c> has passed, as the kernel does.
+    /// Runs on the reactor thread (from <see cref="HandleAccept"/>), so the callback cannot run before the
+    /// registration is recorded. Owns <see cref="AcceptCall.Listener"/>.
+    /// </summary>
+    private void HoldAccept(in AcceptCall call)
+    {
+        var hold = new HeldAccept(call);
+        hold.Registration = _reactor.Register(call.Listener, EpollEvents.In, OnHeldAcceptReady, hold);
+        _ = WatchHeldAcceptAsync(hold);
+    }
+
+    // Reactor thread: the held listener is readable (or in error). Level-triggered: called again while it stays so.
+    private void OnHeldAcceptReady(EpollEvents events, object? state)
+    {
+        var hold = (HeldAccept)state!;
+        if (Volatile.Read(ref hold.Settled) != 0)
+        {
+            return;
+        }
+        var app = hold.Call.App;
+        try
+        {
+            if (app.IsDisposed || !Seccomp.IsIdValid(app.Listener, hold.Call.Id))
+            {
+                if (TrySettle(hold))
+                {
+                    Log.HeldAcceptGone(_logger, app.Record.Id);
+                }
+                return;
+            }
+            if (TryInstallStashed(in hold.Call) || TryAcceptOnce(in hold.Call) == AcceptOutcome.Answered)
+            {
+                TrySettle(hold);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            FailHeld(hold, ex);
+        }
+    }
+
+    /// <summary>Checks the held call every tick: gone (a signal, the thread's death), or past its SO_RCVTIMEO.</summary>
+    private async Task WatchHeldAcceptAsync(HeldAccept hold)
+    {
+        var call = hold.Call;
         var app = call.App;
-        var cancel = new CancellationTokenSource();
         try
         {
             var timeout = ReadReceiveTimeout(call.Listener);
             var deadline = timeout > TimeSpan.Zero ? Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
-            while (true)
+            while (Volatile.Read(ref hold.Settled) == 0)
             {
                 var left = deadline == long.MaxValue ? AcceptHoldTick : Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-                var wait = left < AcceptHoldTick ? left : AcceptHoldTick;
-                var readable = false;
-                if (wait > TimeSpan.Zero)
+                await Task.Delay(left < AcceptHoldTick ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : AcceptHoldTick).ConfigureAwait(false);
+                if (Volatile.Read(ref hold.Settled) != 0)
                 {
-                    if (!cancel.TryReset())
-                    {
-                        cancel.Dispose();
-                        cancel = new CancellationTokenSource();
-                    }
-                    cancel.CancelAfter(wait);
-                    try
-                    {
-                        await _reactor.WaitAsync(call.Listener, EpollEvents.In, cancel.Token).ConfigureAwait(false);
-                        readable = true;
-                    }
-                    catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-                    {
-                    }
+                    return;
                 }
                 if (app.IsDisposed || !Seccomp.IsIdValid(app.Listener, call.Id))
                 {
                     // A signal interrupted the call (a restarted accept comes back as a new notification) or the
                     // thread died: nothing to answer.
-                    Log.HeldAcceptGone(_logger, app.Record.Id);
+                    if (TrySettle(hold))
+                    {
+                        Log.HeldAcceptGone(_logger, app.Record.Id);
+                    }
                     return;
                 }
-                if (TryInstallStashed(in call) || (readable && TryAcceptOnce(in call) == AcceptOutcome.Answered))
+                if (Stopwatch.GetTimestamp() >= deadline && TrySettle(hold))
                 {
-                    return;
-                }
-                if (Stopwatch.GetTimestamp() >= deadline)
-                {
+                    // The callback may have answered just before: then this answer fails with ENOENT, harmlessly.
                     Seccomp.Respond(app.Listener, call.Id, -1, Errno.EAGAIN);
                     return;
                 }
@@ -428,23 +466,43 @@ internal sealed partial class SyscallHandler
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            if (ex is not ObjectDisposedException)
-            {
-                Interlocked.Increment(ref app.Counters.Failed);
-                Log.HandlerFailed(_logger, ex, app.Record.Id, "held accept");
-            }
-            try
-            {
-                Seccomp.Respond(app.Listener, call.Id, -1, Errno.ENOSYS);
-            }
-            catch (ObjectDisposedException)
-            {
-            }
+            FailHeld(hold, ex);
         }
-        finally
+    }
+
+    /// <summary>
+    /// Marks the hold settled and releases its registration (waiting for a callback still running, unless called from
+    /// it) and ax's dup of the listener. False when it was settled already.
+    /// </summary>
+    private static bool TrySettle(HeldAccept hold)
+    {
+        if (Interlocked.Exchange(ref hold.Settled, 1) != 0)
         {
-            cancel.Dispose();
-            call.Listener.Dispose();
+            return false;
+        }
+        hold.Registration?.Dispose();
+        hold.Call.Listener.Dispose();
+        return true;
+    }
+
+    private void FailHeld(HeldAccept hold, Exception ex)
+    {
+        var app = hold.Call.App;
+        if (!TrySettle(hold))
+        {
+            return;
+        }
+        if (ex is not ObjectDisposedException)
+        {
+            Interlocked.Increment(ref app.Counters.Failed);
+            Log.HandlerFailed(_logger, ex, app.Record.Id, "held accept");
+        }
+        try
+        {
+            Seccomp.Respond(app.Listener, hold.Call.Id, -1, Errno.ENOSYS);
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 
