@@ -404,6 +404,10 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
     /// <summary>Drops what ax kept about sockets that no longer exist, and the services of closed listeners.</summary>
     internal void Sweep(HashSet<ulong> live)
     {
+        // A listener registered after `live` was read looks closed to it (a sweep triggered by another app's exit
+        // raced a listen, and the new service vanished): a service is dropped only if a second read, taken after its
+        // entry was seen, confirms it. listen(2) has returned before the entry exists, so that read lists it.
+        HashSet<ulong>? confirmed = null;
         foreach (var app in _apps.Values)
         {
             foreach (var inode in app.Sockets.Keys)
@@ -426,7 +430,11 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             }
             foreach (var (inode, serviceId) in app.Listening)
             {
-                if (!live.Contains(inode) && app.Listening.TryRemove(inode, out _))
+                if (live.Contains(inode) || (confirmed ??= SocketSweeper.LiveSocketInodes()).Contains(inode))
+                {
+                    continue;
+                }
+                if (app.Listening.TryRemove(inode, out _))
                 {
                     _registry.RemoveService(app.Record.Id, inode);
                     Log.ServiceClosed(_logger, app.Record.Id, serviceId);
