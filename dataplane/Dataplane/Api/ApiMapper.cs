@@ -28,6 +28,8 @@ public static class ApiMapper
                 Refused = Interlocked.Read(ref app.Connects.Refused),
                 Passthrough = Interlocked.Read(ref app.Connects.Passthrough),
                 Failed = Interlocked.Read(ref app.Connects.Failed),
+                AcceptAllowed = Interlocked.Read(ref app.Connects.AcceptAllowed),
+                AcceptDenied = Interlocked.Read(ref app.Connects.AcceptDenied),
             },
         };
     }

@@ -48,6 +48,12 @@ public sealed record ConnectCountersDto
 
     /// <summary>Calls a handler failed on (a bug in ax).</summary>
     public required long Failed { get; init; }
+
+    /// <summary>Connections accepted on a port with inbound policy and handed to the app.</summary>
+    public long AcceptAllowed { get; init; }
+
+    /// <summary>Connections accepted on a port with inbound policy and reset by its RBAC before the app saw them.</summary>
+    public long AcceptDenied { get; init; }
 }
 
 /// <summary>A service an application listens on (<c>GET /v1/services</c>).</summary>

@@ -51,6 +51,37 @@ internal sealed class InterceptedApp : IDisposable
     /// </summary>
     public ConcurrentDictionary<int, SafePidFdHandle> ThreadHandles { get; } = new();
 
+    /// <summary>
+    /// Held by ax across the three nonblocking syscalls that accept on one of the app's blocking listeners (set
+    /// O_NONBLOCK, accept4, restore), so that two of ax's accepts cannot undo each other's O_NONBLOCK.
+    /// </summary>
+    public Lock AcceptGate { get; } = new();
+
+    /// <summary>
+    /// Allowed connections that ax accepted for a call that went away before the install (a signal raced it), by
+    /// listener inode: the listener's next accept gets them, as it would get them from the kernel's backlog.
+    /// </summary>
+    public ConcurrentDictionary<ulong, ConcurrentQueue<StashedAccept>> AcceptStash { get; } = new();
+
+    /// <summary>How many connections <see cref="AcceptStash"/> holds: the accept path reads this, not the dictionary.</summary>
+    public int StashedAccepts;
+
+    /// <summary>Closes the stashed connections of listeners that are gone (all of them when <paramref name="live"/> is null).</summary>
+    public void DropStashed(HashSet<ulong>? live)
+    {
+        foreach (var inode in AcceptStash.Keys)
+        {
+            if ((live is null || !live.Contains(inode)) && AcceptStash.TryRemove(inode, out var queue))
+            {
+                while (queue.TryDequeue(out var stashed))
+                {
+                    Interlocked.Decrement(ref StashedAccepts);
+                    stashed.Socket.Dispose();
+                }
+            }
+        }
+    }
+
     /// <summary>How many thread pidfds one app may keep open.</summary>
     public const int MaxThreadHandles = 64;
 
@@ -113,8 +144,12 @@ internal sealed class InterceptedApp : IDisposable
             handle.Dispose();
         }
         ThreadHandles.Clear();
+        DropStashed(null);
     }
 }
+
+/// <summary>An allowed connection waiting for its listener's next accept, with the peer's sockaddr.</summary>
+internal sealed record StashedAccept(SafeFd Socket, byte[] Peer);
 
 /// <summary>The addresses ax reports for one socket in place of the kernel's.</summary>
 /// <param name="Peer">What <c>getpeername</c> answers (the VIP the app asked for), when <paramref name="HasPeer"/>.</param>

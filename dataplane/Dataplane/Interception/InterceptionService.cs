@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Istio.AppSwitch.Dataplane.Mesh;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
 using Istio.AppSwitch.Interop;
@@ -54,15 +55,15 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
     private Task? _heldLoop;
     private int _disposed;
 
-    /// <summary>Creates the service; nothing runs until <see cref="StartAsync"/>.</summary>
+    /// <summary>Creates the service; nothing runs until <see cref="StartAsync"/>. Without <paramref name="mesh"/>, no inbound policy is enforced.</summary>
     public InterceptionService(InterceptionOptions options, ServiceRegistry registry, RoutingTable routing, HeldConnects held,
-        ILogger<InterceptionService> logger)
+        ILogger<InterceptionService> logger, MeshStore? mesh = null)
     {
         _options = options;
         _registry = registry;
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
-        _handler = new SyscallHandler(routing, registry, _reactor, held, logger);
+        _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh);
     }
 
     /// <summary>The number of applications under ax right now.</summary>
@@ -403,6 +404,10 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
     /// <summary>Drops what ax kept about sockets that no longer exist, and the services of closed listeners.</summary>
     internal void Sweep(HashSet<ulong> live)
     {
+        // A listener registered after `live` was read looks closed to it (a sweep triggered by another app's exit
+        // raced a listen, and the new service vanished): a service is dropped only if a second read, taken after its
+        // entry was seen, confirms it. listen(2) has returned before the entry exists, so that read lists it.
+        HashSet<ulong>? confirmed = null;
         foreach (var app in _apps.Values)
         {
             foreach (var inode in app.Sockets.Keys)
@@ -419,9 +424,17 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
                     app.PendingBinds.TryRemove(inode, out _);
                 }
             }
+            if (Volatile.Read(ref app.StashedAccepts) != 0)
+            {
+                app.DropStashed(live);
+            }
             foreach (var (inode, serviceId) in app.Listening)
             {
-                if (!live.Contains(inode) && app.Listening.TryRemove(inode, out _))
+                if (live.Contains(inode) || (confirmed ??= SocketSweeper.LiveSocketInodes()).Contains(inode))
+                {
+                    continue;
+                }
+                if (app.Listening.TryRemove(inode, out _))
                 {
                     _registry.RemoveService(app.Record.Id, inode);
                     Log.ServiceClosed(_logger, app.Record.Id, serviceId);

@@ -31,6 +31,32 @@ internal sealed partial class SyscallHandler
         [LoggerMessage(1108, LogLevel.Debug, "{AppId}: held connect to {Destination} (ref {Ref}) dropped: the thread died or was interrupted")]
         public static partial void HeldConnectGone(ILogger logger, string appId, Interop.InetEndpoint destination, string @ref);
 
+        [LoggerMessage(1110, LogLevel.Debug, "{AppId}: accept on port {Port} held: nothing pending on a blocking listener")]
+        public static partial void AcceptHeld(ILogger logger, string appId, ushort port);
+
+        [LoggerMessage(1111, LogLevel.Debug, "{AppId}: connection from {Peer} to port {Port} allowed (policy {Policy})")]
+        public static partial void AcceptAllowed(ILogger logger, string appId, Interop.InetEndpoint peer, ushort port, string? policy);
+
+        [LoggerMessage(1112, LogLevel.Debug, "{AppId}: connection from {Peer} to port {Port} denied and reset ({Reason})")]
+        public static partial void AcceptDenied(ILogger logger, string appId, Interop.InetEndpoint peer, ushort port, string reason);
+
+        // Warning, although on the accept path: a port that ax closes because only Envoy could decide is a
+        // configuration that does not work yet (issue 6), and an operator must see it.
+        [LoggerMessage(1113, LogLevel.Warning, "{AppId}: connection from {Peer} to port {Port} denied and reset: inbound port {Key} needs a decision ax cannot make at accept ({Reason}); it is denied, never allowed, until it can be chained to Envoy")]
+        public static partial void AcceptChainDenied(ILogger logger, string appId, Interop.InetEndpoint peer, ushort port, string key, string reason);
+
+        [LoggerMessage(1114, LogLevel.Warning, "{AppId}: an accepted connection on inbound port {Key} has no readable address; denied and reset")]
+        public static partial void AcceptUndecidable(ILogger logger, string appId, string key);
+
+        [LoggerMessage(1115, LogLevel.Debug, "{AppId}: accept call gone (a signal or the thread's exit) before its connection was installed; the connection was closed")]
+        public static partial void AcceptCallGone(ILogger logger, string appId);
+
+        [LoggerMessage(1117, LogLevel.Debug, "{AppId}: accept call gone (a signal or the thread's exit) before its connection was installed; the connection waits for the listener's next accept")]
+        public static partial void AcceptStashed(ILogger logger, string appId);
+
+        [LoggerMessage(1116, LogLevel.Debug, "{AppId}: held accept dropped: the thread died or was interrupted")]
+        public static partial void HeldAcceptGone(ILogger logger, string appId);
+
         [LoggerMessage(1104, LogLevel.Error, "{AppId}: handling {Syscall} failed; the call was answered ENOSYS")]
         public static partial void HandlerFailed(ILogger logger, Exception exception, string appId, string syscall);
     }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using Istio.AppSwitch.Dataplane.Mesh;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
 using Istio.AppSwitch.Interop;
@@ -35,9 +36,11 @@ internal sealed partial class SyscallHandler
     private readonly EpollReactor _reactor;
     private readonly HeldConnects _held;
     private readonly ILogger _logger;
+    private readonly MeshStore? _mesh;
 
-    public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, HeldConnects held, ILogger logger)
+    public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, HeldConnects held, ILogger logger, MeshStore? mesh = null)
     {
+        _mesh = mesh;
         _routing = routing;
         _registry = registry;
         _reactor = reactor;
@@ -67,6 +70,12 @@ internal sealed partial class SyscallHandler
                     break;
                 case SyscallNumbers.Listen:
                     HandleListen(app, in notification);
+                    break;
+                case SyscallNumbers.Accept:
+                    HandleAccept(app, in notification, flags: 0);
+                    break;
+                case SyscallNumbers.Accept4:
+                    HandleAccept(app, in notification, (int)notification.Arg3);
                     break;
                 default:
                     Continue(app, notification.Id);

@@ -8,10 +8,14 @@ namespace Istio.AppSwitch.Dataplane.Interception;
 /// </summary>
 public static class TrappedSyscalls
 {
-    /// <summary>connect, bind, listen, getsockname and getpeername.</summary>
+    /// <summary>
+    /// connect, bind, listen, getsockname, getpeername, and accept/accept4 (inbound policy). An accept by an app that no
+    /// inbound policy selects costs one round trip to the daemon and a CONTINUE.
+    /// </summary>
     public static ReadOnlySpan<int> All =>
     [
         SyscallNumbers.Connect, SyscallNumbers.Bind, SyscallNumbers.Listen,
         SyscallNumbers.GetSockName, SyscallNumbers.GetPeerName,
+        SyscallNumbers.Accept, SyscallNumbers.Accept4,
     ];
 }

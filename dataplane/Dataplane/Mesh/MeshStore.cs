@@ -53,7 +53,7 @@ public sealed partial class MeshStore
     public MeshUpdateResponse Apply(MeshUpdateRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var update = MeshUpdateValidator.Validate(request);
+        var (update, inbound) = ValidateWithInbound(request); // MeshStore.Inbound.cs
         var started = Stopwatch.GetTimestamp();
         State next;
         int routesChanged;
@@ -99,6 +99,7 @@ public sealed partial class MeshStore
             {
                 _routing.PublishMeshRoutes(removed.ToArray(), added.ToArray());
             }
+            PublishInbound(inbound, update.Replace);
             Volatile.Write(ref _state, next);
             routesChanged = removed.Count + added.Count;
         }
@@ -118,6 +119,7 @@ public sealed partial class MeshStore
             UpdatedAt = state.UpdatedAt,
             Services = [.. state.Services.Values.Select(ToDto)],
             Clusters = [.. state.Clusters.Values.Select(c => ToDto(c, now))],
+            Inbound = DescribeInbound(),
         };
     }
 

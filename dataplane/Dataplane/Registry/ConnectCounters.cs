@@ -22,6 +22,12 @@ public sealed class ConnectCounters
     /// <summary>Connects ax left to the kernel (no ref matched).</summary>
     public long Passthrough;
 
+    /// <summary>Connections ax accepted for the app on a port with inbound policy and handed to it.</summary>
+    public long AcceptAllowed;
+
+    /// <summary>Connections ax accepted on a port with inbound policy and reset before the app saw them.</summary>
+    public long AcceptDenied;
+
     /// <summary>Calls a handler failed on (answered ENOSYS); non-zero means a bug in ax.</summary>
     public long Failed;
 }

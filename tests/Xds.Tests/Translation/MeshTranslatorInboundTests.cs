@@ -1,8 +1,8 @@
 using System.Net;
+using Istio.AppSwitch.Rbac;
 using Istio.AppSwitch.Xds.Resources;
 using Istio.AppSwitch.Xds.Tests.Resources;
 using Istio.AppSwitch.Xds.Translation;
-using Istio.AppSwitch.Xds.Translation.Rbac;
 
 namespace Istio.AppSwitch.Xds.Tests.Translation;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Envoy.Config.Listener.V3;
+using Istio.AppSwitch.Rbac;
 using Istio.AppSwitch.Xds.Resources;
 using Istio.AppSwitch.Xds.Tests.Resources;
 using Istio.AppSwitch.Xds.Translation.Rbac;

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
-using Istio.AppSwitch.Xds.Translation.Rbac;
+using Istio.AppSwitch.Rbac;
 
 namespace Istio.AppSwitch.Xds.Translation;
 

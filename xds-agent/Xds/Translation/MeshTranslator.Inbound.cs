@@ -3,6 +3,7 @@ using Envoy.Config.Listener.V3;
 using Envoy.Config.Route.V3;
 using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
 using Envoy.Extensions.Filters.Network.TcpProxy.V3;
+using Istio.AppSwitch.Rbac;
 using Istio.AppSwitch.Xds.Resources;
 using Istio.AppSwitch.Xds.Translation.Rbac;
 using HttpRbac = Envoy.Extensions.Filters.Http.Rbac.V3.RBAC;

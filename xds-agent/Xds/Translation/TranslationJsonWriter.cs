@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Istio.AppSwitch.Xds.Translation.Rbac;
+using Istio.AppSwitch.Rbac;
 
 namespace Istio.AppSwitch.Xds.Translation;
 

@@ -2,7 +2,9 @@ using System.Collections.Immutable;
 using System.Net;
 using Envoy.Config.Rbac.V3;
 using Envoy.Type.Matcher.V3;
+using Istio.AppSwitch.Rbac;
 using EnvoyRbac = Envoy.Config.Rbac.V3.RBAC;
+using StringMatcher = Istio.AppSwitch.Rbac.StringMatcher;
 
 namespace Istio.AppSwitch.Xds.Translation.Rbac;
 

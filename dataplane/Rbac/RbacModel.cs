@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using System.Net;
 using System.Text.RegularExpressions;
 
-namespace Istio.AppSwitch.Xds.Translation.Rbac;
+namespace Istio.AppSwitch.Rbac;
 
 /// <summary>What one RBAC filter does when a policy matches (<c>envoy.config.rbac.v3.RBAC.Action</c>).</summary>
 public enum RbacAction

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 
-namespace Istio.AppSwitch.Xds.Translation.Rbac;
+namespace Istio.AppSwitch.Rbac;
 
 /// <summary>
 /// Evaluates an inbound port's <see cref="RbacModel"/> for one connection, as Envoy's RBAC filters would, in filter
