@@ -33,6 +33,9 @@ public sealed partial class XdsAgent
         [LoggerMessage(2116, LogLevel.Warning, "xds-agent: snapshot {Revision} still misses {Clusters} clusters, {Endpoints} endpoint sets and {Routes} route configurations after {Seconds} s; they are taken as nonexistent and the rest is pushed")]
         public static partial void TakenAsNonexistent(ILogger logger, long revision, int clusters, int endpoints, int routes, double seconds);
 
+        [LoggerMessage(2117, LogLevel.Warning, "xds-agent: no --labels, so no app can be told apart as this workload: inbound rules (RBAC at accept) are not sent")]
+        public static partial void NoInboundScope(ILogger logger);
+
         [LoggerMessage(2106, LogLevel.Warning, "xds-agent: snapshot {Revision} could not be translated; the rules in force stay")]
         public static partial void TranslationFailed(ILogger logger, long revision, Exception exception);
 

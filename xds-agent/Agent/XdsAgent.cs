@@ -58,6 +58,7 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
     private XdsSnapshot? _translatedSnapshot;
     private MeshTranslation? _translation;
     private DesiredMesh _applied = DesiredMesh.Empty;
+    private readonly MeshInboundScope? _inboundScope;
     private bool _replaceNext = true;
     private long _pushedRevision = -1;
 
@@ -76,6 +77,7 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
         _sink = sink;
         loggerFactory ??= NullLoggerFactory.Instance;
         _logger = loggerFactory.CreateLogger("Istio.AppSwitch.XdsAgent");
+        _inboundScope = MeshInboundScope.For(options.Node.Id.ToString(), options.Node.Labels);
         _channel = new Http2GrpcChannel(options.Pilot.ToChannelOptions(options.TimeProvider));
         _client = new XdsClient(
             _channel,
@@ -121,6 +123,10 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
         }
 
         Log.Started(_logger, _options.Pilot.Address, _options.Node.Id.ToString(), _options.Variant, _sink.Description);
+        if (_inboundScope is null)
+        {
+            Log.NoInboundScope(_logger);
+        }
         _client.Start();
     }
 
@@ -449,7 +455,7 @@ public sealed partial class XdsAgent : IXdsWatcher, IAsyncDisposable
             var (translation, changedClusters) = Translate(snapshot);
             desired = changedClusters is not null && !_replaceNext
                 ? MeshRuleMapper.MapClusters(_applied, translation, changedClusters)
-                : MeshRuleMapper.Map(translation);
+                : MeshRuleMapper.Map(translation, _inboundScope);
             request = MeshDiff.Compute(_applied, desired, _replaceNext, version);
         }
         catch (Exception e) when (e is not OutOfMemoryException)

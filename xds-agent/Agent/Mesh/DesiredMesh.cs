@@ -10,11 +10,19 @@ namespace Istio.AppSwitch.XdsAgent.Mesh;
 /// <param name="Services">The outbound services to send, by key.</param>
 /// <param name="Clusters">The clusters the services name, by name.</param>
 /// <param name="Skipped">What the translation had and the daemon cannot use, counted.</param>
+/// <param name="InboundPorts">The workload's inbound ports, by key; null for none.</param>
 public sealed record DesiredMesh(
     ImmutableSortedDictionary<string, MeshServiceDto> Services,
     ImmutableSortedDictionary<string, MeshClusterDto> Clusters,
-    MeshMappingSkips Skipped)
+    MeshMappingSkips Skipped,
+    ImmutableSortedDictionary<string, MeshInboundPortDto>? InboundPorts = null)
 {
+    private static readonly ImmutableSortedDictionary<string, MeshInboundPortDto> NoInbound =
+        ImmutableSortedDictionary.Create<string, MeshInboundPortDto>(StringComparer.Ordinal);
+
+    /// <summary>The inbound ports, by key (empty when none).</summary>
+    public ImmutableSortedDictionary<string, MeshInboundPortDto> Inbound => InboundPorts ?? NoInbound;
+
     /// <summary>No services, no clusters: the state of a daemon the agent has not programmed yet.</summary>
     public static DesiredMesh Empty { get; } = new(
         ImmutableSortedDictionary.Create<string, MeshServiceDto>(StringComparer.Ordinal),

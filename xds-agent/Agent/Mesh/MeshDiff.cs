@@ -25,6 +25,7 @@ public static class MeshDiff
                 Version = version,
                 Clusters = [.. desired.Clusters.Values],
                 Services = [.. desired.Services.Values],
+                Inbound = [.. desired.Inbound.Values],
             };
         }
 
@@ -34,6 +35,10 @@ public static class MeshDiff
         var services = desired.Services
             .Where(s => !applied.Services.TryGetValue(s.Key, out var old) || (!ReferenceEquals(old, s.Value) && !MeshDtoEquality.Equal(old, s.Value)))
             .Select(s => s.Value).ToList();
+        var inbound = desired.Inbound
+            .Where(i => !applied.Inbound.TryGetValue(i.Key, out var old) || (!ReferenceEquals(old, i.Value) && !MeshDtoEquality.Equal(old, i.Value)))
+            .Select(i => i.Value).ToList();
+        var deleteInbound = applied.Inbound.Keys.Where(k => !desired.Inbound.ContainsKey(k)).ToList();
         var deleteClusters = applied.Clusters.Keys.Where(k => !desired.Clusters.ContainsKey(k)).ToList();
         var deleteServices = applied.Services.Keys.Where(k => !desired.Services.ContainsKey(k)).ToList();
         return new MeshUpdateRequest
@@ -44,6 +49,8 @@ public static class MeshDiff
             DeleteClusters = deleteClusters.Count == 0 ? null : deleteClusters,
             Services = services.Count == 0 ? null : services,
             DeleteServices = deleteServices.Count == 0 ? null : deleteServices,
+            Inbound = inbound.Count == 0 ? null : inbound,
+            DeleteInbound = deleteInbound.Count == 0 ? null : deleteInbound,
         };
     }
 
@@ -51,7 +58,8 @@ public static class MeshDiff
     public static bool IsEmpty(MeshUpdateRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return !request.Replace && Count(request.Clusters) + Count(request.DeleteClusters) + Count(request.Services) + Count(request.DeleteServices) == 0;
+        return !request.Replace && Count(request.Clusters) + Count(request.DeleteClusters) + Count(request.Services) + Count(request.DeleteServices)
+            + Count(request.Inbound) + Count(request.DeleteInbound) == 0;
     }
 
     private static int Count<T>(List<T>? list) => list?.Count ?? 0;
@@ -72,7 +80,11 @@ internal static class MeshDtoEquality
         a.Name == b.Name && a.LbPolicy == b.LbPolicy && a.ChoiceCount == b.ChoiceCount &&
         a.MinimumRingSize == b.MinimumRingSize && a.MaximumRingSize == b.MaximumRingSize && a.MaglevTableSize == b.MaglevTableSize &&
         a.ConnectTimeout == b.ConnectTimeout && a.MaxConnections == b.MaxConnections && Equals(a.OutlierDetection, b.OutlierDetection) &&
-        SequenceEqual(a.Endpoints, b.Endpoints);
+        a.HealthyPanicThreshold == b.HealthyPanicThreshold && SequenceEqual(a.Endpoints, b.Endpoints);
+
+    public static bool Equal(MeshInboundPortDto a, MeshInboundPortDto b) =>
+        a.Key == b.Key && a.Selector == b.Selector && a.Port == b.Port && a.Mode == b.Mode && SequenceEqual(a.Reasons, b.Reasons) &&
+        (a.Rbac?.GetRawText() ?? "") == (b.Rbac?.GetRawText() ?? "");
 
     // The element records (weighted clusters, endpoints) hold no lists, so their own equality is by value.
     private static bool SequenceEqual<T>(List<T>? a, List<T>? b) =>

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Istio.AppSwitch.Dataplane.Api;
 using Istio.AppSwitch.Dataplane.Policy;
+using Istio.AppSwitch.Rbac;
 using Istio.AppSwitch.Xds.Translation;
 
 namespace Istio.AppSwitch.XdsAgent.Mesh;
@@ -37,8 +38,8 @@ public static class MeshRuleMapper
     /// <summary>The longest ejection when the cluster does not say (Envoy's <c>max_ejection_time</c> default).</summary>
     public static readonly TimeSpan DefaultMaxEjectionTime = TimeSpan.FromSeconds(300);
 
-    /// <summary>Maps a translation.</summary>
-    public static DesiredMesh Map(MeshTranslation translation)
+    /// <summary>Maps a translation; with <paramref name="inbound"/>, its inbound ports too, for the apps that scope selects.</summary>
+    public static DesiredMesh Map(MeshTranslation translation, MeshInboundScope? inbound = null)
     {
         ArgumentNullException.ThrowIfNull(translation);
         var services = ImmutableSortedDictionary.CreateBuilder<string, MeshServiceDto>(StringComparer.Ordinal);
@@ -98,7 +99,39 @@ public static class MeshRuleMapper
 
         fallbacks.Sort(StringComparer.Ordinal);
         return new DesiredMesh(services.ToImmutable(), clusters.ToImmutable(),
-            new MeshMappingSkips(dnsOnly, unusable, nonIp, fallbacks.ToImmutable()));
+            new MeshMappingSkips(dnsOnly, unusable, nonIp, fallbacks.ToImmutable()),
+            inbound is null ? null : MapInbound(translation, inbound));
+    }
+
+    /// <summary>
+    /// The inbound ports of the workload the agent speaks for. Each applies to the apps under ax whose labels match the
+    /// scope's selector (the workload's labels): xDS describes one workload, and the daemon hosts many.
+    /// </summary>
+    public static ImmutableSortedDictionary<string, MeshInboundPortDto> MapInbound(MeshTranslation translation, MeshInboundScope scope)
+    {
+        ArgumentNullException.ThrowIfNull(translation);
+        ArgumentNullException.ThrowIfNull(scope);
+        var ports = ImmutableSortedDictionary.CreateBuilder<string, MeshInboundPortDto>(StringComparer.Ordinal);
+        foreach (var port in translation.Inbound)
+        {
+            if (port.Port > 65535)
+            {
+                continue;
+            }
+
+            var key = $"{scope.KeyPrefix}:{port.Port.ToString(CultureInfo.InvariantCulture)}";
+            ports[key] = new MeshInboundPortDto
+            {
+                Key = key,
+                Selector = scope.Selector,
+                Port = (int)port.Port,
+                Mode = ModeName(port.Mode),
+                Reasons = port.Causes.IsDefaultOrEmpty ? null : [.. port.Causes.Select(c => c.Code).Distinct(StringComparer.Ordinal)],
+                Rbac = port.Rbac.Engines.IsDefaultOrEmpty ? null : RbacJson.ToElement(port.Rbac),
+            };
+        }
+
+        return ports.ToImmutable();
     }
 
     /// <summary>
@@ -244,6 +277,7 @@ public static class MeshRuleMapper
         {
             Name = cluster.Name,
             LbPolicy = lb,
+            HealthyPanicThreshold = cluster.HealthyPanicThreshold == 50 ? null : (int)Math.Clamp(Math.Round(cluster.HealthyPanicThreshold), 0, 100),
             // Out-of-range values (which Envoy would refuse too) are clamped: the daemon refuses a whole batch for one.
             ChoiceCount = cluster.LbPolicy == LoadBalancerPolicy.LeastRequest ? (int)Math.Clamp(cluster.ChoiceCount, 2u, 100u) : null,
             MinimumRingSize = cluster.LbPolicy == LoadBalancerPolicy.RingHash ? Math.Clamp(cluster.MinimumRingSize, 1, MaxRingSize) : null,
@@ -273,4 +307,26 @@ public static class MeshRuleMapper
 
     // The daemon takes durations up to an hour.
     private static string Duration(TimeSpan value) => DurationText.Format(value < MaxDuration ? value : MaxDuration);
+}
+
+/// <summary>Whom the agent's inbound ports apply to.</summary>
+/// <param name="KeyPrefix">What makes the ports' keys unique on the daemon: the agent's node id.</param>
+/// <param name="Selector">The apps under ax that are this workload, as a selector of their labels (<c>k=v[,k=v]</c>).</param>
+public sealed record MeshInboundScope(string KeyPrefix, string Selector)
+{
+    /// <summary>
+    /// The scope of a sidecar with node id <paramref name="nodeId"/> and workload labels <paramref name="labels"/>; null
+    /// when no label can select it (an agent without <c>--labels</c> cannot say which apps its inbound rules protect).
+    /// </summary>
+    public static MeshInboundScope? For(string nodeId, IEnumerable<KeyValuePair<string, string>> labels)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        // Only terms a ref selector can say: a label it cannot parse would make the daemon refuse the whole batch.
+        var terms = labels
+            .Select(l => $"{l.Key}={l.Value}")
+            .Where(t => LabelSelector.TryParse(t, out _, out _))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        return terms.Count == 0 ? null : new MeshInboundScope(nodeId, string.Join(',', terms));
+    }
 }

@@ -203,6 +203,7 @@ public sealed record OutlierDetectionPolicy(
 /// <param name="ServiceHosts">The Istio services of the cluster (from <c>metadata.filter_metadata.istio.services</c>).</param>
 /// <param name="Endpoints">From EDS (or <c>load_assignment</c> for STATIC/DNS), in EDS order.</param>
 /// <param name="HasEndpointAssignment">Whether a ClusterLoadAssignment was seen (an EDS cluster without one has no endpoints yet).</param>
+/// <param name="HealthyPanicThreshold"><c>common_lb_config.healthy_panic_threshold</c> in percent (Envoy's default 50; Istio sends 0 with outlier detection).</param>
 public sealed record ClusterPolicy(
     string Name,
     ClusterDiscovery Discovery,
@@ -220,7 +221,8 @@ public sealed record ClusterPolicy(
     bool LocalityWeighted,
     ImmutableArray<string> ServiceHosts,
     ImmutableArray<EndpointPolicy> Endpoints,
-    bool HasEndpointAssignment);
+    bool HasEndpointAssignment,
+    double HealthyPanicThreshold = 50);
 
 /// <summary>Health of an endpoint as EDS reports it.</summary>
 public enum EndpointHealth

@@ -217,7 +217,8 @@ public static partial class MeshTranslator
             cluster.CommonLbConfig?.LocalityWeightedLbConfig is not null,
             ServiceHosts(cluster),
             assignment is null ? [] : Endpoints(assignment),
-            assignment is not null);
+            assignment is not null,
+            cluster.CommonLbConfig?.HealthyPanicThreshold?.Value ?? 50);
     }
 
     private static UpstreamTlsMode UpstreamTls(Cluster cluster)
