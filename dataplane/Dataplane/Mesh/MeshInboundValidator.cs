@@ -99,24 +99,7 @@ internal static class MeshInboundValidator
         {
             errors.Add(new FieldError($"{field}.port", $"{field}.port: {dto.Port} is not a port (1 to 65535, or 0 for every other port)"));
         }
-        var mode = MeshMode.Fast;
-        switch (dto.Mode)
-        {
-            case null or "fast":
-                break;
-            case "chain":
-                mode = MeshMode.Chain;
-                break;
-            case "passthrough":
-                mode = MeshMode.Passthrough;
-                break;
-            case "blackhole":
-                mode = MeshMode.Blackhole;
-                break;
-            default:
-                errors.Add(new FieldError($"{field}.mode", $"{field}.mode: \"{dto.Mode}\" is not fast, chain, passthrough or blackhole"));
-                break;
-        }
+        var mode = MeshUpdateValidator.ParseMode(dto.Mode, field, errors);
         var reasons = dto.Reasons ?? [];
         for (var i = 0; i < reasons.Count; i++)
         {

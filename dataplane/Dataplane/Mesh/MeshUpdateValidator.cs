@@ -258,24 +258,7 @@ internal static class MeshUpdateValidator
         {
             errors.Add(new FieldError($"{field}.vip", $"{field}.vip: {vipProblem}"));
         }
-        var mode = MeshMode.Fast;
-        switch (dto.Mode)
-        {
-            case null or "fast":
-                break;
-            case "chain":
-                mode = MeshMode.Chain;
-                break;
-            case "passthrough":
-                mode = MeshMode.Passthrough;
-                break;
-            case "blackhole":
-                mode = MeshMode.Blackhole;
-                break;
-            default:
-                errors.Add(new FieldError($"{field}.mode", $"{field}.mode: \"{dto.Mode}\" is not fast, chain, passthrough or blackhole"));
-                break;
-        }
+        var mode = ParseMode(dto.Mode, field, errors);
         var destinations = ImmutableArray.CreateBuilder<MeshDestination>();
         var clusters = dto.Clusters ?? [];
         ulong total = 0;
@@ -309,6 +292,25 @@ internal static class MeshUpdateValidator
         }
         return new MeshService(dto.Key!, vip!, [.. dto.DnsNames ?? []], mode, [.. dto.Reasons ?? []], destinations.ToImmutable(),
             dto.HashOnSourceIp, dto.ConnectRetries, dto.Listener);
+    }
+
+    /// <summary>A service's or an inbound port's <c>mode</c>; absent is <c>fast</c>.</summary>
+    public static MeshMode ParseMode(string? text, string field, List<FieldError> errors)
+    {
+        switch (text)
+        {
+            case null or "fast":
+                return MeshMode.Fast;
+            case "chain":
+                return MeshMode.Chain;
+            case "passthrough":
+                return MeshMode.Passthrough;
+            case "blackhole":
+                return MeshMode.Blackhole;
+            default:
+                errors.Add(new FieldError($"{field}.mode", $"{field}.mode: \"{text}\" is not fast, chain, passthrough or blackhole"));
+                return MeshMode.Fast;
+        }
     }
 
     private static TimeSpan Duration(string? text, TimeSpan fallback, string field, List<FieldError> errors)
