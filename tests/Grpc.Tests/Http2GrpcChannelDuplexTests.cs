@@ -174,12 +174,18 @@ public sealed class Http2GrpcChannelDuplexTests(EchoServerFixture fixture) : ICl
     public async Task DuplexStreaming_MoveNextTokenCancelled_CancelsCall()
     {
         var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = await StartIdleStreamServerAsync(aborted);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartIdleStreamServerAsync(aborted, started);
         using var channel = CreateChannel(server.Address);
         using var call = channel.StartDuplexStreaming(EchoService.EchoStream);
-        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        using var cancellation = new CancellationTokenSource();
 
-        var error = await Assert.ThrowsAsync<GrpcException>(() => call.MoveNext(cancellation.Token)).Within();
+        // Cancel only once the server runs the call: a token that fires before the stream reached the server (a loaded
+        // machine) leaves the server nothing to see reset.
+        var read = call.MoveNext(cancellation.Token);
+        await started.Task.Within();
+        await cancellation.CancelAsync();
+        var error = await Assert.ThrowsAsync<GrpcException>(() => read).Within();
 
         Assert.Equal(GrpcStatusCode.Cancelled, error.StatusCode);
         await aborted.Task.Within();
@@ -292,12 +298,13 @@ public sealed class Http2GrpcChannelDuplexTests(EchoServerFixture fixture) : ICl
     }
 
     // Answers the first request, then waits until the client resets the stream, and reports that.
-    private static Task<GrpcTestServer> StartIdleStreamServerAsync(TaskCompletionSource aborted) =>
+    private static Task<GrpcTestServer> StartIdleStreamServerAsync(TaskCompletionSource aborted, TaskCompletionSource? started = null) =>
         GrpcTestServer.StartAsync(s => s.MapDuplexStreaming(
             EchoService.EchoStream,
             async (requests, responses, context) =>
             {
                 var clientGone = context.HttpContext.RequestAborted;
+                started?.TrySetResult();
                 try
                 {
                     if (await requests.MoveNext(clientGone))
