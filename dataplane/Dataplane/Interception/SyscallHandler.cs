@@ -244,7 +244,7 @@ internal sealed partial class SyscallHandler
     {
         var cluster = lease.Cluster!;
         var failed = lease.Endpoint!;
-        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var now = cluster.Time.GetTimestamp();
         lease.Report(success: false, now);
         lease.Release();
         lease = default;
@@ -359,7 +359,7 @@ internal sealed partial class SyscallHandler
         {
             // EINPROGRESS alone says nothing yet: outlier detection hears of a connect that went on in the background
             // only if it ends up refused by a later attempt of this or another application.
-            lease.Report(connected, System.Diagnostics.Stopwatch.GetTimestamp());
+            lease.Report(connected);
         }
         ulong inode = 0;
         var hasInode = connected && ProcFs.GetInode(appSocket, out inode) == Errno.Success;

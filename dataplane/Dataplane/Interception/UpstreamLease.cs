@@ -22,12 +22,12 @@ internal readonly record struct UpstreamLease(UpstreamCluster? Cluster, Upstream
         }
     }
 
-    /// <summary>Tells outlier detection how the connect went.</summary>
-    public void Report(bool success, long timestamp)
+    /// <summary>Tells outlier detection how the connect went, now by the cluster's clock (or at <paramref name="timestamp"/> of it).</summary>
+    public void Report(bool success, long? timestamp = null)
     {
         if (IsHeld)
         {
-            Cluster!.ReportConnect(Endpoint!, success, timestamp);
+            Cluster!.ReportConnect(Endpoint!, success, timestamp ?? Cluster.Time.GetTimestamp());
         }
     }
 

@@ -156,7 +156,7 @@ public sealed partial class MeshStore
             destinations.Add((cluster, destination.Weight));
             wait = cluster.Spec.ConnectTimeout > wait ? cluster.Spec.ConnectTimeout : wait;
         }
-        return new RefRoute(ServiceRef.ForMesh(service, wait, now), RefBackends.None, new MeshBackends(destinations, _time));
+        return new RefRoute(ServiceRef.ForMesh(service, wait, now), RefBackends.None, new MeshBackends(destinations));
     }
 
     private static MeshServiceDto ToDto(MeshService service) => new()

@@ -173,7 +173,7 @@ public sealed class RoutingSnapshot
             return ConnectDecision.NoBackend(reference);
         }
         var hash = service.HashOnSourceIp ? client.SourceHash : 0;
-        if (cluster.Pick(hash, backends.Time.GetTimestamp()) is not { } endpoint)
+        if (cluster.Pick(hash, cluster.Time.GetTimestamp()) is not { } endpoint)
         {
             return ConnectDecision.NoBackend(reference);
         }

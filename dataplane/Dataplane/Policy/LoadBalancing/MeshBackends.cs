@@ -11,8 +11,7 @@ internal sealed class MeshBackends
     private readonly uint _total;
 
     /// <param name="clusters">The clusters, each with its weight; weights of zero take no connections.</param>
-    /// <param name="time">The clock of outlier ejections.</param>
-    public MeshBackends(IReadOnlyList<(UpstreamCluster Cluster, uint Weight)> clusters, TimeProvider time)
+    public MeshBackends(IReadOnlyList<(UpstreamCluster Cluster, uint Weight)> clusters)
     {
         _clusters = new UpstreamCluster[clusters.Count];
         _cumulative = new uint[clusters.Count];
@@ -24,11 +23,7 @@ internal sealed class MeshBackends
             _cumulative[i] = total;
         }
         _total = total;
-        Time = time;
     }
-
-    /// <summary>The clock the clusters' ejections are measured on.</summary>
-    public TimeProvider Time { get; }
 
     /// <summary>The clusters, in the service's order.</summary>
     public IReadOnlyList<UpstreamCluster> Clusters => _clusters;

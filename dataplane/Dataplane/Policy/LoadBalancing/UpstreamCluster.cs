@@ -29,6 +29,7 @@ public sealed class UpstreamCluster
         _endpoints = endpoints;
         _states = states;
         _state = state;
+        Time = time;
         Priorities = Array.ConvertAll(groups, g => g.Priority);
         if (spec.OutlierDetection is { } outlier)
         {
@@ -41,6 +42,12 @@ public sealed class UpstreamCluster
 
     /// <summary>The cluster name.</summary>
     public string Name => Spec.Name;
+
+    /// <summary>
+    /// The clock of the timestamps <see cref="Pick"/> and <see cref="ReportConnect"/> take: callers read it here, so
+    /// that every timestamp of one cluster comes from one clock.
+    /// </summary>
+    public TimeProvider Time { get; }
 
     /// <summary>What the cluster was built from.</summary>
     public UpstreamClusterSpec Spec { get; }
