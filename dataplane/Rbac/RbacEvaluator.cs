@@ -6,10 +6,10 @@ namespace Istio.AppSwitch.Rbac;
 /// <summary>
 /// Evaluates an inbound port's <see cref="RbacModel"/> for one connection, as Envoy's RBAC filters would, in filter
 /// order: a matching DENY refuses, an ALLOW with no matching policy refuses, LOG only records. Matching is three-valued:
-/// a node ax cannot check (<see cref="RbacMatcher.Unsupported"/>) is "unknown", and an outcome that depends on an unknown
-/// is <see cref="RbacDecision.Chain"/>. Pure and thread-safe.
+/// a node ax cannot check (<see cref="RbacMatcher.Unsupported"/>, or an L7 matcher the peeked bytes do not settle) is
+/// "unknown", and an outcome that depends on an unknown is <see cref="RbacDecision.Chain"/>. Pure and thread-safe.
 /// </summary>
-public static class RbacEvaluator
+public static partial class RbacEvaluator
 {
     /// <summary>Evaluates the port's RBAC for a connection from <paramref name="source"/> to <paramref name="destinationPort"/>.</summary>
     /// <param name="model">The port's RBAC.</param>
@@ -150,6 +150,12 @@ public static class RbacEvaluator
             case RbacMatcher.Principal principal:
                 // Envoy: a connection without a peer certificate never matches `authenticated`.
                 return request.Principal is null ? Tri.False : Of(principal.Name?.Matches(request.Principal) ?? true);
+            case RbacMatcher.UrlPath path:
+                return MatchPath(path, request.L7);
+            case RbacMatcher.Header header:
+                return MatchHeader(header, request.L7);
+            case RbacMatcher.RequestedServerName sni:
+                return MatchServerName(sni, request.L7);
             default:
                 return Tri.Unknown;
         }

@@ -18,7 +18,10 @@ namespace Istio.AppSwitch.Rbac;
 ///                  "policies": [ { "name": "...", "permissions": [M...], "principals": [M...] } ] } ] }
 /// M = {"any": true} | {"and": [M...]} | {"or": [M...]} | {"not": M}
 ///   | {"destinationPort": {"start": 80, "end": 80}} | {"destinationIp": "10.0.0.0/8"} | {"sourceIp": "127.0.0.2/32"}
-///   | {"principal": null} (any authenticated peer) | {"principal": S} | {"unsupported": "requested_server_name"}
+///   | {"principal": null} (any authenticated peer) | {"principal": S} | {"unsupported": "metadata envoy.filters.http.jwt_authn"}
+///   | {"urlPath": {"path": S, "ignoreQuery": false}} ("ignoreQuery" defaults to true: the query is not matched)
+///   | {"header": {"name": ":method", "value": S | "present": true, "invert": false, "treatMissingAsEmpty": false}}
+///   | {"requestedServerName": S}
 /// S = {"exact" | "prefix" | "suffix" | "contains" | "regex": "...", "ignoreCase": false}
 /// </code>
 /// <para>Errors are <see cref="RbacJsonException"/> with the path of the bad node
@@ -153,18 +156,45 @@ public static class RbacJson
             case RbacMatcher.Principal principal:
                 if (principal.Name is { } name)
                 {
-                    writer.WriteStartObject("principal");
-                    writer.WriteString(KindName(name.Kind), name.Value);
-                    if (name.IgnoreCase)
-                    {
-                        writer.WriteBoolean("ignoreCase", true);
-                    }
-                    writer.WriteEndObject();
+                    WriteString(writer, "principal", name);
                 }
                 else
                 {
                     writer.WriteNull("principal");
                 }
+                break;
+            case RbacMatcher.UrlPath path:
+                writer.WriteStartObject("urlPath");
+                WriteString(writer, "path", path.Path);
+                if (!path.IgnoreQuery)
+                {
+                    writer.WriteBoolean("ignoreQuery", false);
+                }
+                writer.WriteEndObject();
+                break;
+            case RbacMatcher.Header header:
+                writer.WriteStartObject("header");
+                writer.WriteString("name", header.Name);
+                if (header.Match.Value is { } value)
+                {
+                    WriteString(writer, "value", value);
+                }
+                else
+                {
+                    writer.WriteBoolean("present", true);
+                }
+                if (header.Match.Invert)
+                {
+                    writer.WriteBoolean("invert", true);
+                }
+                if (header.Match.TreatMissingAsEmpty)
+                {
+                    writer.WriteBoolean("treatMissingAsEmpty", true);
+                }
+                writer.WriteEndObject();
+                break;
+            case RbacMatcher.RequestedServerName sni:
+                WriteString(writer, "requestedServerName", sni.Name);
                 break;
             case RbacMatcher.Unsupported unsupported:
                 writer.WriteString("unsupported", unsupported.What);
@@ -174,6 +204,17 @@ public static class RbacJson
                 // never to a silent allow.
                 writer.WriteString("unsupported", matcher.GetType().Name);
                 break;
+        }
+        writer.WriteEndObject();
+    }
+
+    private static void WriteString(Utf8JsonWriter writer, string name, StringMatcher matcher)
+    {
+        writer.WriteStartObject(name);
+        writer.WriteString(KindName(matcher.Kind), matcher.Value);
+        if (matcher.IgnoreCase)
+        {
+            writer.WriteBoolean("ignoreCase", true);
         }
         writer.WriteEndObject();
     }
@@ -351,8 +392,16 @@ public static class RbacJson
                         throw new RbacJsonException(at, "must name what is not supported");
                     }
                     return new RbacMatcher.Unsupported(what);
+                case "urlPath":
+                    return UrlPath(value, at);
+                case "header":
+                    return Header(value, at);
+                case "requestedServerName":
+                    return new RbacMatcher.RequestedServerName(String(value, at));
                 default:
-                    throw new RbacJsonException(at, "is not a matcher (any, and, or, not, destinationPort, destinationIp, sourceIp, principal, unsupported)");
+                    throw new RbacJsonException(
+                        at,
+                        "is not a matcher (any, and, or, not, destinationPort, destinationIp, sourceIp, principal, urlPath, header, requestedServerName, unsupported)");
             }
         }
 
@@ -391,6 +440,90 @@ public static class RbacJson
             }
             return new RbacMatcher.DestinationPort(start.Value, end.Value);
         }
+
+        private static RbacMatcher.UrlPath UrlPath(JsonElement element, string path)
+        {
+            RequireObject(element, path);
+            StringMatcher? matcher = null;
+            var ignoreQuery = true;
+            foreach (var property in element.EnumerateObject())
+            {
+                var at = Join(path, property.Name);
+                switch (property.Name)
+                {
+                    case "path":
+                        matcher = String(property.Value, at);
+                        break;
+                    case "ignoreQuery":
+                        ignoreQuery = Boolean(property.Value, at);
+                        break;
+                    default:
+                        throw Unknown(path, property.Name);
+                }
+            }
+            if (matcher is null)
+            {
+                throw new RbacJsonException(Join(path, "path"), "a string matcher is required");
+            }
+            return new RbacMatcher.UrlPath(matcher, ignoreQuery);
+        }
+
+        private static RbacMatcher.Header Header(JsonElement element, string path)
+        {
+            RequireObject(element, path);
+            string? name = null;
+            StringMatcher? value = null;
+            var present = false;
+            var invert = false;
+            var missingAsEmpty = false;
+            foreach (var property in element.EnumerateObject())
+            {
+                var at = Join(path, property.Name);
+                switch (property.Name)
+                {
+                    case "name":
+                        name = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : null;
+                        if (string.IsNullOrEmpty(name))
+                        {
+                            throw new RbacJsonException(at, "a non-empty header name is required");
+                        }
+                        break;
+                    case "value":
+                        value = String(property.Value, at);
+                        break;
+                    case "present":
+                        // Absence is "present" inverted: one spelling, so that a model has one JSON form.
+                        if (property.Value.ValueKind != JsonValueKind.True)
+                        {
+                            throw new RbacJsonException(at, "must be true (for absence, add \"invert\": true)");
+                        }
+                        present = true;
+                        break;
+                    case "invert":
+                        invert = Boolean(property.Value, at);
+                        break;
+                    case "treatMissingAsEmpty":
+                        missingAsEmpty = Boolean(property.Value, at);
+                        break;
+                    default:
+                        throw Unknown(path, property.Name);
+                }
+            }
+            if (name is null)
+            {
+                throw new RbacJsonException(Join(path, "name"), "a header name is required");
+            }
+            if (present == (value is not null))
+            {
+                throw new RbacJsonException(path, "exactly one of \"value\" and \"present\" is required");
+            }
+            return new RbacMatcher.Header(name, new HeaderMatch(value, invert, missingAsEmpty));
+        }
+
+        private static bool Boolean(JsonElement element, string path) =>
+            element.ValueKind is JsonValueKind.True or JsonValueKind.False
+                ? element.GetBoolean()
+                : throw new RbacJsonException(path, "must be true or false");
 
         private static IPNetwork Network(JsonElement element, string path)
         {

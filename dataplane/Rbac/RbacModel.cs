@@ -22,8 +22,29 @@ public enum RbacAction
 /// <param name="ShadowPolicyCount">How many dry-run or CUSTOM marker policies were seen and not enforced.</param>
 public sealed record RbacModel(ImmutableArray<RbacEngine> Engines, int ShadowPolicyCount)
 {
+    // Computed with the engines (also through `with`), so the accept path reads a field, never walks the tree.
+    private readonly ImmutableArray<RbacEngine> _engines = Engines;
+    private readonly bool _usesL7 = Engines.Any(e => e.UsesL7);
+
     /// <summary>No RBAC: everything is allowed.</summary>
     public static RbacModel None { get; } = new([], 0);
+
+    /// <summary>The enforced rule sets; shadow (dry-run) rules are not here.</summary>
+    public ImmutableArray<RbacEngine> Engines
+    {
+        get => _engines;
+        init
+        {
+            _engines = value;
+            _usesL7 = value.Any(e => e.UsesL7);
+        }
+    }
+
+    /// <summary>
+    /// Whether some rule reads what only the connection's first bytes show (path, method, headers, SNI): the daemon
+    /// peeks at the first bytes only on such ports. Computed once, when the engines are set.
+    /// </summary>
+    public bool UsesL7 => _usesL7;
 
     /// <summary>Whether some rule reads the peer's mTLS principal.</summary>
     public bool UsesPrincipal => Engines.Any(e => e.Policies.Any(p => p.UsesPrincipal));
@@ -41,6 +62,23 @@ public sealed record RbacModel(ImmutableArray<RbacEngine> Engines, int ShadowPol
 /// <param name="Policies">The policies, sorted by name (Envoy evaluates a map; order does not change the outcome).</param>
 public sealed record RbacEngine(RbacAction Action, ImmutableArray<RbacPolicy> Policies)
 {
+    private readonly ImmutableArray<RbacPolicy> _policies = Policies;
+    private readonly bool _usesL7 = Policies.Any(p => p.UsesL7);
+
+    /// <summary>The policies, sorted by name.</summary>
+    public ImmutableArray<RbacPolicy> Policies
+    {
+        get => _policies;
+        init
+        {
+            _policies = value;
+            _usesL7 = value.Any(p => p.UsesL7);
+        }
+    }
+
+    /// <summary>Whether a policy of this engine reads the first bytes (see <see cref="RbacModel.UsesL7"/>). Computed once.</summary>
+    public bool UsesL7 => _usesL7;
+
     /// <summary>Structural equality.</summary>
     public bool SameAs(RbacEngine other) =>
         Action == other.Action && Policies.Length == other.Policies.Length &&
@@ -59,6 +97,12 @@ public sealed record RbacPolicy(string Name, ImmutableArray<RbacMatcher> Permiss
     /// <summary>Whether a matcher is unsupported.</summary>
     public bool HasUnsupported => Permissions.Concat(Principals).Any(p => p.HasUnsupported);
 
+    /// <summary>Whether a matcher reads the connection's first bytes (path, method, headers, SNI).</summary>
+    public bool UsesL7 => Permissions.Concat(Principals).Any(p => p.UsesL7);
+
+    /// <summary>Whether a matcher reads the HTTP request (path, method, headers): bytes ax cannot read once TLS is on.</summary>
+    public bool UsesHttpRequest => Permissions.Concat(Principals).Any(p => p.UsesHttpRequest);
+
     /// <summary>A canonical text of the policy, for comparison and display.</summary>
     public string Text => $"permissions: {RbacMatcher.Join(" | ", Permissions)}; principals: {RbacMatcher.Join(" | ", Principals)}";
 }
@@ -69,7 +113,19 @@ public sealed record RbacPolicy(string Name, ImmutableArray<RbacMatcher> Permiss
 /// <param name="Destination">The local address the connection was accepted on, when known (for <c>destination_ip</c>).</param>
 /// <param name="DestinationPort">The local port.</param>
 /// <param name="Principal">The peer's mTLS principal (<c>spiffe://cluster.local/ns/default/sa/sleep</c>), or null for a plain-text peer.</param>
-public sealed record RbacRequest(IPAddress Source, int SourcePort, IPAddress? Destination, uint DestinationPort, string? Principal);
+/// <param name="L7">What ax learned from the connection's first bytes; null when it did not peek (L7 matchers are then unknown).</param>
+public sealed record RbacRequest(IPAddress Source, int SourcePort, IPAddress? Destination, uint DestinationPort, string? Principal, RbacL7? L7 = null);
+
+/// <summary>What ax learned from the connection's first bytes; null when it did not peek.</summary>
+/// <param name="Sni">The TLS ClientHello's server name, or null when there was none (or the bytes were not TLS).</param>
+/// <param name="Method">The first request's method (<c>GET</c>), as sent.</param>
+/// <param name="Path">The first request's target as sent, query included (<c>/a/b?x=1</c>); never normalised.</param>
+/// <param name="Host">The first request's <c>Host</c> header (Envoy's <c>:authority</c>), or null when it had none.</param>
+/// <param name="Headers">The first request's header fields in order, names as sent, values without surrounding whitespace.</param>
+/// <param name="IsHttp">Whether the bytes were an HTTP/1.x request line.</param>
+/// <param name="HeadersComplete">Whether the peeked bytes held the whole header block (up to the empty line).</param>
+public sealed record RbacL7(string? Sni, string? Method, string? Path, string? Host,
+    IReadOnlyList<KeyValuePair<string, string>> Headers, bool IsHttp, bool HeadersComplete);
 
 /// <summary>The outcome of evaluating a port's RBAC.</summary>
 public enum RbacDecision
@@ -106,6 +162,12 @@ public abstract record RbacMatcher
     /// <summary>Whether this tree contains an <see cref="Unsupported"/> node.</summary>
     public abstract bool HasUnsupported { get; }
 
+    /// <summary>Whether this tree reads the connection's first bytes (<see cref="UrlPath"/>, <see cref="Header"/>, <see cref="RequestedServerName"/>).</summary>
+    public virtual bool UsesL7 => UsesHttpRequest;
+
+    /// <summary>Whether this tree reads the HTTP request (<see cref="UrlPath"/>, <see cref="Header"/>).</summary>
+    public virtual bool UsesHttpRequest => false;
+
     internal static string Join(string separator, IEnumerable<RbacMatcher> items) => string.Join(separator, items.Select(i => i.ToString()));
 
     /// <summary>Matches everything (<c>any: true</c>).</summary>
@@ -134,6 +196,12 @@ public abstract record RbacMatcher
         public override bool HasUnsupported => Items.Any(i => i.HasUnsupported);
 
         /// <inheritdoc />
+        public override bool UsesL7 => Items.Any(i => i.UsesL7);
+
+        /// <inheritdoc />
+        public override bool UsesHttpRequest => Items.Any(i => i.UsesHttpRequest);
+
+        /// <inheritdoc />
         public override string ToString() => $"and({Join(", ", Items)})";
     }
 
@@ -147,6 +215,12 @@ public abstract record RbacMatcher
         public override bool HasUnsupported => Items.Any(i => i.HasUnsupported);
 
         /// <inheritdoc />
+        public override bool UsesL7 => Items.Any(i => i.UsesL7);
+
+        /// <inheritdoc />
+        public override bool UsesHttpRequest => Items.Any(i => i.UsesHttpRequest);
+
+        /// <inheritdoc />
         public override string ToString() => $"or({Join(", ", Items)})";
     }
 
@@ -158,6 +232,12 @@ public abstract record RbacMatcher
 
         /// <inheritdoc />
         public override bool HasUnsupported => Inner.HasUnsupported;
+
+        /// <inheritdoc />
+        public override bool UsesL7 => Inner.UsesL7;
+
+        /// <inheritdoc />
+        public override bool UsesHttpRequest => Inner.UsesHttpRequest;
 
         /// <inheritdoc />
         public override string ToString() => $"not({Inner})";
@@ -218,7 +298,68 @@ public abstract record RbacMatcher
         public override string ToString() => Name is null ? "authenticated" : $"principal {Name}";
     }
 
-    /// <summary>A matcher ax does not model (SNI, headers, paths, metadata, ...): unknown at accept time.</summary>
+    /// <summary>
+    /// The first request's path matches (<c>url_path</c>). As Envoy's <c>PathMatcher</c>, the query and fragment are
+    /// removed first unless <paramref name="IgnoreQuery"/> is false. ax matches the path as sent: Envoy's connection
+    /// manager would first normalise it (<c>/a/../b</c> is <c>/b</c>, <c>%61</c> is <c>a</c>, <c>//</c> is <c>/</c>), so
+    /// a path whose normal form could differ from its text is unknown, never a match or a miss
+    /// (<see cref="RbacPaths.IsAmbiguous"/>).
+    /// </summary>
+    public sealed record UrlPath(StringMatcher Path, bool IgnoreQuery = true) : RbacMatcher
+    {
+        /// <inheritdoc />
+        public override bool UsesPrincipal => false;
+
+        /// <inheritdoc />
+        public override bool HasUnsupported => false;
+
+        /// <inheritdoc />
+        public override bool UsesHttpRequest => true;
+
+        /// <inheritdoc />
+        public override string ToString() => IgnoreQuery ? $"path {Path}" : $"path+query {Path}";
+    }
+
+    /// <summary>
+    /// A header of the first request matches (<c>header</c>, Envoy's <c>HeaderMatcher</c>). The name is compared without
+    /// regard to case; <c>:path</c>, <c>:method</c> and <c>:authority</c> (the <c>Host</c> header) come from the request
+    /// line and <c>Host</c>.
+    /// </summary>
+    public sealed record Header(string Name, HeaderMatch Match) : RbacMatcher
+    {
+        /// <inheritdoc />
+        public override bool UsesPrincipal => false;
+
+        /// <inheritdoc />
+        public override bool HasUnsupported => false;
+
+        /// <inheritdoc />
+        public override bool UsesHttpRequest => true;
+
+        /// <inheritdoc />
+        public override string ToString() => $"header {Name} {Match}";
+    }
+
+    /// <summary>
+    /// The TLS ClientHello's server name matches (<c>requested_server_name</c>); a connection without one has the empty
+    /// name, as in Envoy.
+    /// </summary>
+    public sealed record RequestedServerName(StringMatcher Name) : RbacMatcher
+    {
+        /// <inheritdoc />
+        public override bool UsesPrincipal => false;
+
+        /// <inheritdoc />
+        public override bool HasUnsupported => false;
+
+        /// <inheritdoc />
+        public override bool UsesL7 => true;
+
+        /// <inheritdoc />
+        public override string ToString() => $"sni {Name}";
+    }
+
+    /// <summary>A matcher ax does not model (metadata, filter state, ...): unknown at accept time.</summary>
     public sealed record Unsupported(string What) : RbacMatcher
     {
         /// <inheritdoc />
@@ -296,5 +437,23 @@ public sealed record StringMatcher
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"{Kind.ToString().ToLowerInvariant()}:{Value}";
+    /// <remarks>Part of the canonical policy text that <see cref="RbacModel.SameAs"/> compares, so it shows every field.</remarks>
+    public override string ToString() => $"{Kind.ToString().ToLowerInvariant()}{(IgnoreCase ? "/i" : "")}:{Value}";
+}
+
+/// <summary>
+/// How one header is matched: the forms of Envoy's <c>HeaderMatcher</c> that Istio emits. <c>present_match: false</c> is
+/// a presence match inverted; the deprecated <c>exact_match</c>, <c>prefix_match</c>, ... are string matches.
+/// </summary>
+/// <param name="Value">The value's matcher; null for a presence match (the header is there, whatever its value).</param>
+/// <param name="Invert">Envoy's <c>invert_match</c>. A value matcher on a missing header is false either way, as in Envoy.</param>
+/// <param name="TreatMissingAsEmpty">Envoy's <c>treat_missing_header_as_empty</c>: a missing header is matched as "".</param>
+public sealed record HeaderMatch(StringMatcher? Value, bool Invert = false, bool TreatMissingAsEmpty = false)
+{
+    /// <summary>The header is present (or, inverted, absent).</summary>
+    public static HeaderMatch Present(bool invert = false) => new(null, invert);
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        (Invert ? "not " : "") + (Value?.ToString() ?? "present") + (TreatMissingAsEmpty ? " missing-as-empty" : "");
 }

@@ -57,7 +57,7 @@ public sealed class TranslateCommandTests
         var port80 = json["inbound"]!.AsArray().Single(p => (int?)p!["port"] == 80)!;
         Assert.Equal("chain", (string?)port80["mode"]);
         Assert.Equal(
-            ["http_rbac_l7", "ext_authz", "principal_requires_identity"],
+            ["http_rbac_l7", "l7_rbac_over_tls", "ext_authz", "principal_requires_identity"],
             port80["reasons"]!.AsArray().Select(r => (string?)r!["code"]).Distinct());
         Assert.Equal("allow", (string?)port80["rbac"]!["engines"]![0]!["action"]);
     }

@@ -1,8 +1,12 @@
 using System.Net;
+using Envoy.Config.Rbac.V3;
+using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
+using Google.Protobuf.WellKnownTypes;
 using Istio.AppSwitch.Rbac;
 using Istio.AppSwitch.Xds.Resources;
 using Istio.AppSwitch.Xds.Tests.Resources;
 using Istio.AppSwitch.Xds.Translation;
+using HttpRbac = Envoy.Extensions.Filters.Http.Rbac.V3.RBAC;
 
 namespace Istio.AppSwitch.Xds.Tests.Translation;
 
@@ -29,7 +33,7 @@ public sealed class MeshTranslatorInboundTests
         Assert.Equal("inbound|80||", port.Cluster);
         Assert.Equal(TranslationMode.Chain, port.Mode);
         Assert.Equal(
-            [ChainReason.HttpRbacL7, ChainReason.ExtAuthz, ChainReason.PrincipalRequiresIdentity],
+            [ChainReason.HttpRbacL7, ChainReason.L7RbacOverTls, ChainReason.ExtAuthz, ChainReason.PrincipalRequiresIdentity],
             port.Causes.Select(c => c.Reason).Distinct().ToArray());
         Assert.True(port.RequiresPeerIdentity);
 
@@ -139,6 +143,119 @@ public sealed class MeshTranslatorInboundTests
         Assert.Equal(TranslationMode.Fast, known.Mode);
         Assert.Equal(RbacDecision.Allow, RbacEvaluator.Evaluate(known.Rbac, Peer, 80, "spiffe://cluster.local/ns/ns-1/sa/a").Decision);
         Assert.Equal(RbacDecision.Deny, RbacEvaluator.Evaluate(known.Rbac, Peer, 80, "spiffe://cluster.local/ns/ns-2/sa/a").Decision);
+    }
+
+    [Fact]
+    public void Translate_Port80Strict_L7RbacOverTlsChains()
+    {
+        // STRICT keeps only the mTLS chain: the method and path are inside TLS that Envoy terminates. JWT and ext_authz
+        // aside, the TLS alone keeps the port chained.
+        var port = TranslatePort80(c => c.TransportSocket is not null, withoutJwtAndExtAuthz: true);
+
+        Assert.Equal(PeerAuthenticationMode.Strict, port.PeerAuthentication);
+        Assert.Equal(TranslationMode.Chain, port.Mode);
+        Assert.Equal(ChainReason.L7RbacOverTls, Assert.Single(port.Causes).Reason);
+        Assert.True(port.Rbac.UsesL7);
+    }
+
+    [Fact]
+    public void Translate_Port80Plaintext_MethodAndPathModelledOnlyJwtStaysUnsupported()
+    {
+        // PeerAuthentication DISABLE keeps only the raw_buffer chain: no TLS, so the request is readable. What still
+        // chains is the request principal (JWT claims in istio_authn metadata), and ext_authz.
+        var port = TranslatePort80(c => c.TransportSocket is null, withoutJwtAndExtAuthz: false);
+
+        Assert.Equal(PeerAuthenticationMode.Plaintext, port.PeerAuthentication);
+        Assert.Equal([ChainReason.HttpRbacL7, ChainReason.ExtAuthz], port.Causes.Select(c => c.Reason).Distinct().ToArray());
+        var text = Assert.Single(port.Rbac.Engines[0].Policies).Text;
+        Assert.Contains("header :method exact:GET", text, StringComparison.Ordinal);
+        Assert.Contains("path prefix:/info", text, StringComparison.Ordinal);
+        Assert.Contains("path exact:/data", text, StringComparison.Ordinal);
+        Assert.Contains("unsupported(metadata istio_authn)", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Translate_Port80PlaintextWithoutJwt_FastAndDecidedFromTheFirstRequest()
+    {
+        // The same port with the principal rule only (no JWT, no CUSTOM): nothing is left for Envoy.
+        var port = TranslatePort80(c => c.TransportSocket is null, withoutJwtAndExtAuthz: true);
+
+        Assert.Equal(TranslationMode.Fast, port.Mode);
+        Assert.Empty(port.Causes);
+        Assert.True(port.Rbac.UsesL7);
+        Assert.False(port.Rbac.HasUnsupported);
+
+        const string sleep = "spiffe://cluster.local/ns/default/sa/sleep";
+        Assert.Equal(RbacDecision.Allow, Decide(port.Rbac, sleep, "GET", "/info/headers?x=1"));
+        Assert.Equal(RbacDecision.Allow, Decide(port.Rbac, sleep, "POST", "/data"));
+        Assert.Equal(RbacDecision.Deny, Decide(port.Rbac, sleep, "POST", "/info"));
+        Assert.Equal(RbacDecision.Deny, Decide(port.Rbac, sleep, "GET", "/status/200"));
+        Assert.Equal(RbacDecision.Deny, Decide(port.Rbac, "spiffe://cluster.local/ns/default/sa/other", "GET", "/info"));
+        // /info/../status is /status to Envoy: never allowed on its text.
+        Assert.Equal(RbacDecision.Chain, Decide(port.Rbac, sleep, "GET", "/info/../status"));
+        Assert.Equal(RbacDecision.Chain, RbacEvaluator.Evaluate(port.Rbac, Peer, 80, sleep).Decision);
+    }
+
+    private static RbacDecision Decide(RbacModel rbac, string principal, string method, string path) =>
+        RbacEvaluator.Evaluate(rbac, new RbacRequest(
+            Peer.Address,
+            Peer.Port,
+            IPAddress.Parse("10.244.0.20"),
+            80,
+            principal,
+            new RbacL7(null, method, path, "httpbin", [KeyValuePair.Create("Host", "httpbin")], IsHttp: true, HeadersComplete: true))).Decision;
+
+    // Port 80 of the corpus's virtualInbound with only the chains `keep` selects, optionally without the request principal
+    // (JWT) conditions and the CUSTOM (ext_authz) policy.
+    private static InboundPort TranslatePort80(Func<Envoy.Config.Listener.V3.FilterChain, bool> keep, bool withoutJwtAndExtAuthz)
+    {
+        var copy = Dump.DynamicListeners.Single(l => l.Name == "virtualInbound").Resource.Clone();
+        var chains = copy.FilterChains.Where(c => c.FilterChainMatch?.DestinationPort == 80 && keep(c)).ToList();
+        Assert.Single(chains);
+        if (withoutJwtAndExtAuthz)
+        {
+            foreach (var filter in chains.SelectMany(c => c.Filters))
+            {
+                if (filter.TypedConfig.TryUnpackConfig(out HttpConnectionManager? hcm))
+                {
+                    StripJwtAndExtAuthz(hcm);
+                    filter.TypedConfig = Any.Pack(hcm);
+                }
+            }
+        }
+        copy.FilterChains.Clear();
+        copy.FilterChains.Add(chains);
+        var port = MeshTranslator.Translate(new TranslationInput([], [], [copy], []), new TranslationOptions { PeerIdentityKnown = true }).FindInbound(80);
+        Assert.NotNull(port);
+        return port;
+    }
+
+    private static void StripJwtAndExtAuthz(HttpConnectionManager hcm)
+    {
+        var keep = new List<HttpFilter>();
+        foreach (var filter in hcm.HttpFilters)
+        {
+            if (filter.Name == "envoy.filters.http.ext_authz")
+            {
+                continue;
+            }
+            if (filter.TypedConfig.TryUnpackConfig(out HttpRbac? rbac) && rbac.Rules is { } rules)
+            {
+                foreach (var policy in rules.Policies.Values)
+                {
+                    foreach (var principal in policy.Principals.Where(p => p.IdentifierCase == Principal.IdentifierOneofCase.AndIds))
+                    {
+                        var ids = principal.AndIds.Ids.Where(i => !(i.OrIds?.Ids.Any(m => m.IdentifierCase == Principal.IdentifierOneofCase.Metadata) ?? false)).ToList();
+                        principal.AndIds.Ids.Clear();
+                        principal.AndIds.Ids.Add(ids);
+                    }
+                }
+                filter.TypedConfig = Any.Pack(rbac);
+            }
+            keep.Add(filter);
+        }
+        hcm.HttpFilters.Clear();
+        hcm.HttpFilters.Add(keep);
     }
 
     private static Envoy.Config.Listener.V3.Listener TcpChainsOnly(Envoy.Config.Listener.V3.Listener listener)

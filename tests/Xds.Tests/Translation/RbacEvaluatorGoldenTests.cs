@@ -21,7 +21,7 @@ public sealed class RbacEvaluatorGoldenTests
         var filter = EnvoyJson.ParseYaml<Filter>(Corpus.ReadText($"authz-golden/tcp/{name}"));
         Assert.Equal("envoy.filters.network.rbac", filter.Name);
         Assert.True(filter.TypedConfig.TryUnpackConfig(out NetworkRbac? rbac));
-        var engine = RbacTranslator.Translate(rbac.Rules);
+        var engine = RbacTranslator.Translate(rbac.Rules, RbacFilterLayer.Network);
         Assert.NotNull(engine);
         return new RbacModel([engine], rbac.ShadowRules?.Policies.Count ?? 0);
     }
@@ -63,13 +63,19 @@ public sealed class RbacEvaluatorGoldenTests
     }
 
     [Fact]
-    public void Translate_DenyGolden_SniAndMetadataAreUnsupportedNotDropped()
+    public void Translate_DenyGolden_SniIsModelledAndMetadataStaysUnsupported()
     {
-        // rule[10] matches on requested_server_name and dynamic metadata: ax cannot see them at accept time.
+        // rule[10] matches on requested_server_name (read from the ClientHello ax peeks at) and dynamic metadata (which
+        // only Envoy has): the one is a matcher, the other stays unsupported, and neither is dropped.
         var model = Golden("deny-both-http-tcp-out.yaml");
         var rule10 = Assert.Single(model.Engines[0].Policies, p => p.Name == "ns[foo]-policy[httpbin-deny]-rule[10]");
         Assert.True(rule10.HasUnsupported);
-        Assert.Contains("unsupported(requested_server_name)", rule10.Text, StringComparison.Ordinal);
+        Assert.True(rule10.UsesL7);
+        Assert.False(rule10.UsesHttpRequest);
+        Assert.True(model.UsesL7);
+        Assert.Contains("sni exact:exact.com", rule10.Text, StringComparison.Ordinal);
+        Assert.Contains("not(or(sni exact:not-exact.com", rule10.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("unsupported(requested_server_name)", rule10.Text, StringComparison.Ordinal);
         Assert.Contains("unsupported(metadata envoy.filters.a.b)", rule10.Text, StringComparison.Ordinal);
         Assert.Contains("source_ip 172.18.4.0/22", rule10.Text, StringComparison.Ordinal);
     }

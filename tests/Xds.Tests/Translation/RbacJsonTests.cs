@@ -44,13 +44,13 @@ public sealed class RbacJsonTests
         {
             var filter = EnvoyJson.ParseYaml<Filter>(File.ReadAllText(file));
             Assert.True(filter.TypedConfig.TryUnpackConfig(out NetworkRbac? rbac));
-            yield return ($"authz-golden/tcp/{Path.GetFileName(file)}", new RbacModel([RbacTranslator.Translate(rbac.Rules)!], rbac.ShadowRules?.Policies.Count ?? 0));
+            yield return ($"authz-golden/tcp/{Path.GetFileName(file)}", new RbacModel([RbacTranslator.Translate(rbac.Rules, RbacFilterLayer.Network)!], rbac.ShadowRules?.Policies.Count ?? 0));
         }
         foreach (var file in Directory.GetFiles(Corpus.PathOf("authz-golden/http"), "*-out.yaml").Order(StringComparer.Ordinal))
         {
             var filter = EnvoyJson.ParseYaml<Envoy.Extensions.Filters.Network.HttpConnectionManager.V3.HttpFilter>(File.ReadAllText(file));
             Assert.True(filter.TypedConfig.TryUnpackConfig(out HttpRbac? rbac));
-            yield return ($"authz-golden/http/{Path.GetFileName(file)}", new RbacModel([RbacTranslator.Translate(rbac.Rules)!], rbac.ShadowRules?.Policies.Count ?? 0));
+            yield return ($"authz-golden/http/{Path.GetFileName(file)}", new RbacModel([RbacTranslator.Translate(rbac.Rules, RbacFilterLayer.Http)!], rbac.ShadowRules?.Policies.Count ?? 0));
         }
     }
 
@@ -113,7 +113,7 @@ public sealed class RbacJsonTests
     [InlineData("{\"engines\": [{\"action\": \"audit\", \"policies\": []}]}", "engines[0].action", "allow")]
     [InlineData("{\"engines\": [{\"action\": \"allow\", \"policies\": [{\"name\": \"p\", \"permissions\": [{\"any\": true}]}]}]}", "engines[0].policies[0].principals", "required")]
     [InlineData("{\"engines\": [{\"action\": \"allow\", \"policies\": [{\"name\": \"p\", \"permissions\": [{\"any\": true}], \"principals\": [{\"or\": [{\"any\": true}, {\"sourceIp\": \"127.0.0.1/33\"}]}]}]}]}", "engines[0].policies[0].principals[0].or[1].sourceIp", "CIDR")]
-    [InlineData("{\"engines\": [{\"action\": \"deny\", \"policies\": [{\"name\": \"p\", \"permissions\": [{\"header\": \":path\"}], \"principals\": []}]}]}", "engines[0].policies[0].permissions[0].header", "not a matcher")]
+    [InlineData("{\"engines\": [{\"action\": \"deny\", \"policies\": [{\"name\": \"p\", \"permissions\": [{\"header\": \":path\"}], \"principals\": []}]}]}", "engines[0].policies[0].permissions[0].header", "must be an object")]
     [InlineData("{\"engines\": [{\"action\": \"deny\", \"policies\": [{\"name\": \"p\", \"permissions\": [{\"any\": true, \"not\": {\"any\": true}}], \"principals\": []}]}]}", "engines[0].policies[0].permissions[0]", "exactly one field")]
     [InlineData("{\"engines\": [{\"action\": \"deny\", \"policies\": [{\"name\": \"p\", \"permissions\": [{\"destinationPort\": {\"start\": 90, \"end\": 80}}], \"principals\": []}]}]}", "engines[0].policies[0].permissions[0].destinationPort.end", "below")]
     [InlineData("{\"engines\": [{\"action\": \"deny\", \"policies\": [{\"name\": \"p\", \"permissions\": [], \"principals\": [{\"principal\": {\"regex\": \"(\"}}]}]}]}", "engines[0].policies[0].principals[0].principal.regex", "regex")]

@@ -39,7 +39,10 @@ public enum ChainReason
     /// <summary>The cluster is picked from a request header (<c>cluster_header</c>) or by a cluster specifier plugin.</summary>
     DynamicClusterSpecifier,
 
-    /// <summary>An HTTP RBAC policy has conditions on requests (method, path, headers, request principals, ...).</summary>
+    /// <summary>
+    /// An HTTP RBAC policy has request conditions ax cannot decide from the first request (JWT claims and other dynamic
+    /// metadata, filter state, range matches, ...). Paths, methods, hosts and headers ax reads itself.
+    /// </summary>
     HttpRbacL7,
 
     /// <summary>An RBAC policy has a matcher ax does not model (SNI, dynamic metadata, ...): never allowed silently.</summary>
@@ -80,6 +83,12 @@ public enum ChainReason
 
     /// <summary>A terminating network filter other than tcp_proxy or the HTTP connection manager (Redis, Mongo, Thrift, ...).</summary>
     ProtocolFilter,
+
+    /// <summary>
+    /// RBAC reads the HTTP request (path, method, headers) on a chain where Envoy terminates TLS (Istio mTLS): the request
+    /// ax would peek at is encrypted.
+    /// </summary>
+    L7RbacOverTls,
 }
 
 /// <summary>The stable codes and texts of <see cref="ChainReason"/>.</summary>
@@ -97,7 +106,7 @@ public static class ChainReasons
         [ChainReason.L7HashPolicy] = ("l7_hash_policy", "consistent hash on a header, cookie or query parameter"),
         [ChainReason.L7RetryPolicy] = ("l7_retry_policy", "retries on HTTP responses, not only on connect failures"),
         [ChainReason.DynamicClusterSpecifier] = ("dynamic_cluster_specifier", "the cluster is chosen per request (cluster_header or plugin)"),
-        [ChainReason.HttpRbacL7] = ("http_rbac_l7", "an HTTP RBAC policy has request-level conditions"),
+        [ChainReason.HttpRbacL7] = ("http_rbac_l7", "an HTTP RBAC policy has request-level conditions ax cannot read from the first request"),
         [ChainReason.RbacUnsupported] = ("rbac_unsupported", "an RBAC policy uses a matcher ax does not model"),
         [ChainReason.PrincipalRequiresIdentity] = ("principal_requires_identity", "an RBAC rule names an mTLS principal and the peer identity is not known at accept time"),
         [ChainReason.RbacDiffersByChain] = ("rbac_differs_by_chain", "the filter chains of the port carry different RBAC"),
@@ -111,6 +120,7 @@ public static class ChainReasons
         [ChainReason.UnknownCluster] = ("unknown_cluster", "a route names a cluster that is not in the configuration"),
         [ChainReason.MissingRouteConfig] = ("missing_route_config", "the route configuration of the listener is not in the configuration"),
         [ChainReason.ProtocolFilter] = ("protocol_filter", "a terminating protocol filter other than tcp_proxy or the HTTP connection manager"),
+        [ChainReason.L7RbacOverTls] = ("l7_rbac_over_tls", "RBAC on the HTTP request of a chain where Envoy terminates TLS: the request is encrypted"),
     }.ToFrozenDictionary();
 
     /// <summary>Every reason, in declaration order.</summary>

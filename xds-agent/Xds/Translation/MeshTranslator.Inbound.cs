@@ -77,12 +77,13 @@ public static partial class MeshTranslator
         var protocol = ServiceProtocol.Tcp;
         string? cluster = null;
         var name = chain.Name.Length > 0 ? chain.Name : listener.Name;
+        var tls = chain.TransportSocket is not null || chain.FilterChainMatch?.TransportProtocol == "tls";
         foreach (var filter in chain.Filters)
         {
             if (filter.TypedConfig.TryUnpackConfig(out NetworkRbac? networkRbac))
             {
                 shadows += networkRbac.ShadowRules?.Policies.Count ?? 0;
-                if (RbacTranslator.Translate(networkRbac.Rules) is { } engine)
+                if (RbacTranslator.Translate(networkRbac.Rules, RbacFilterLayer.Network) is { } engine)
                 {
                     engines.Add(engine);
                     if (engine.Policies.Any(p => p.HasUnsupported))
@@ -103,12 +104,20 @@ public static partial class MeshTranslator
                     if (httpFilter.TypedConfig.TryUnpackConfig(out HttpRbac? httpRbac))
                     {
                         shadows += httpRbac.ShadowRules?.Policies.Count ?? 0;
-                        if (RbacTranslator.Translate(httpRbac.Rules) is { } engine)
+                        if (RbacTranslator.Translate(httpRbac.Rules, RbacFilterLayer.Http) is { } engine)
                         {
                             engines.Add(engine);
+                            // Paths, methods, hosts and headers the daemon reads from the first request; only what it
+                            // cannot read at all chains.
                             if (engine.Policies.Any(p => p.HasUnsupported))
                             {
                                 causes.Add(new ChainCause(ChainReason.HttpRbacL7, $"chain {name}: http filter {httpFilter.Name}"));
+                            }
+                            // With Envoy terminating (m)TLS, the request ax would peek at is ciphertext (only a client that
+                            // is itself under ax speaks plain text to such a port, and which one comes is unknown here).
+                            if (tls && engine.Policies.Any(p => p.UsesHttpRequest))
+                            {
+                                causes.Add(new ChainCause(ChainReason.L7RbacOverTls, $"chain {name}: http filter {httpFilter.Name} reads the request under TLS"));
                             }
                         }
                     }
@@ -132,7 +141,6 @@ public static partial class MeshTranslator
                 causes.Add(cause with { Detail = $"chain {name}: {cause.Detail}" });
             }
         }
-        var tls = chain.TransportSocket is not null || chain.FilterChainMatch?.TransportProtocol == "tls";
         return new InboundChain(name, tls, protocol, new RbacModel(engines.ToImmutable(), shadows), RouteAnalyzer.Dedupe(causes), cluster);
     }
 }
