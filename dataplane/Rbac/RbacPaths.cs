@@ -2,11 +2,11 @@ namespace Istio.AppSwitch.Rbac;
 
 /// <summary>
 /// The request target as ax reads it from the first bytes, and when reading it as sent is not safe. Envoy's connection
-/// manager (with Istio's <c>normalize_path</c> and <c>merge_slashes</c>) matches RBAC against the normalised path:
-/// <c>/public/../admin</c> is <c>/admin</c> there, <c>/%61dmin</c> is <c>/admin</c>, <c>//admin</c> and <c>\admin</c> are
-/// <c>/admin</c>. ax does not normalise (a second normaliser that differs from Envoy's in one corner is a bypass), so a
-/// path that normalisation could change is ambiguous, and a rule on it is unknown: never allowed by an ALLOW, never let
-/// past a DENY.
+/// manager (Istio's path normalisation: <c>normalize_path</c>, and <c>merge_slashes</c> when asked) matches RBAC against
+/// the normalised path: <c>/public/../admin</c> is <c>/admin</c> there, <c>/%61dmin</c> is <c>/admin</c>, <c>\admin</c>
+/// (and, merged, <c>//admin</c>) is <c>/admin</c>. ax does not normalise (a second normaliser that differs from Envoy's
+/// in one corner is a bypass), so a path that normalisation could change is ambiguous, and a rule on it is unknown:
+/// never allowed by an ALLOW, never let past a DENY.
 /// </summary>
 public static class RbacPaths
 {
