@@ -4,10 +4,10 @@ using Istio.AppSwitch.Sniffing.Tests.Tools;
 namespace Istio.AppSwitch.Sniffing.Tests.Captured;
 
 /// <summary>
-/// Text command lines, sent by python3 over loopback and captured, sniffed, and then sent to a real memcached and a
-/// real redis-server: a line classified as memcached must be one memcached accepts and Redis rejects, a line
-/// classified as Redis the other way round, and an ambiguous one (protocol Unknown, command set) one both accept.
-/// This checks the rule of docs/sniffing.md against the servers rather than against itself.
+/// Text command lines, sent by python3 over loopback and captured, sniffed, and then sent as they are to a real
+/// memcached and a real redis-server: a line classified as memcached must be one memcached accepts and Redis rejects,
+/// a line classified as Redis the other way round, and an ambiguous one (protocol Unknown, command set) one both
+/// accept. This checks the rule of docs/sniffing.md against the servers rather than against itself.
 /// </summary>
 public class TextCommandInteropTests(RealServers servers) : IClassFixture<RealServers>
 {
@@ -57,8 +57,8 @@ public class TextCommandInteropTests(RealServers servers) : IClassFixture<RealSe
         Assert.Equal(expected, result.Protocol);
         Assert.Equal(command, result.Command);
 
-        var memcached = Encoding.ASCII.GetString(await PythonClient.SendAsync(servers.MemcachedPort, sent));
-        var redis = Encoding.ASCII.GetString(await PythonClient.SendAsync(servers.RedisPort, sent));
+        var memcached = Encoding.ASCII.GetString(await LineClient.AskAsync(servers.MemcachedPort, sent));
+        var redis = Encoding.ASCII.GetString(await LineClient.AskAsync(servers.RedisPort, sent));
         var memcachedAccepts = memcached.Length > 0 && !memcached.Contains("ERROR", StringComparison.Ordinal);
         var redisAccepts = redis.Length > 0 && !redis.StartsWith('-');
         var answers = $"memcached: {memcached.Trim()} | redis: {redis.Trim()}";
