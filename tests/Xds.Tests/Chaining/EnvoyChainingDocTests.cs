@@ -140,6 +140,18 @@ public sealed class EnvoyChainingDocTests
     }
 
     [Fact]
+    public void Bootstrap_ConnectionStillAddressedToTheListener_IsClosedNotProxiedToItself()
+    {
+        var listener = Assert.Single(ParseBootstrap().StaticResources.Listeners);
+
+        // continue_on_listener_filters_timeout lets a connection without a header through with Envoy's own address.
+        Assert.True(listener.ContinueOnListenerFiltersTimeout);
+        var guard = Assert.Single(listener.FilterChains, c => c.FilterChainMatch?.DestinationPort == listener.Address.SocketAddress.PortValue);
+        Assert.Empty(guard.Filters);
+        Assert.Same(guard, listener.FilterChains[0]);
+    }
+
+    [Fact]
     public void Bootstrap_HttpChain_MutatesRequestsFromTheRestoredAddresses()
     {
         var listener = Assert.Single(ParseBootstrap().StaticResources.Listeners);
