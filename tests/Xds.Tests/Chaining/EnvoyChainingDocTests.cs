@@ -81,6 +81,7 @@ public sealed class EnvoyChainingDocTests
         Assert.Equal(ProxyProtocolFilterName, first.Name);
         Assert.True(first.TypedConfig.TryUnpackConfig(out ListenerProxyProtocol? config));
         Assert.False(config.AllowRequestsWithoutProxyProtocol);
+        Assert.Equal([ProxyProtocolConfig.Types.Version.V1], config.DisallowedVersions);
         // proto3 cannot tell false from absent: the page must say it, not rely on the default.
         var yamlConfig = BootstrapJson()["static_resources"]!["listeners"]![0]!["listener_filters"]![0]!["typed_config"]!;
         Assert.Equal(false, (bool?)yamlConfig["allow_requests_without_proxy_protocol"]);
@@ -189,6 +190,7 @@ public sealed class EnvoyChainingDocTests
         Assert.Equal(ProxyProtocolFilterName, filter.Name);
         Assert.True(filter.TypedConfig.TryUnpackConfig(out ListenerProxyProtocol? config));
         Assert.False(config.AllowRequestsWithoutProxyProtocol);
+        Assert.Equal([ProxyProtocolConfig.Types.Version.V1], config.DisallowedVersions);
         // The page explains why: metadata set on virtualOutbound is dropped at the hand-off.
         Assert.Empty(config.Rules);
     }
