@@ -131,6 +131,7 @@ internal static class AxCommandLine
             api,
         };
         var pilot = PilotCommandOptions.AddTo(command, pilotRequired: false);
+        var chain = ChainCommandOptions.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
@@ -143,7 +144,8 @@ internal static class AxCommandLine
             {
                 var options = new DaemonOptions { ApiSocketPath = ApiSocketPath.Resolve(parse.GetValue(api)) };
                 var agent = pilot.Build(parse);
-                await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent), cancellationToken).ConfigureAwait(false);
+                var chaining = chain.Build(parse);
+                await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent, chaining), cancellationToken).ConfigureAwait(false);
                 return 0;
             }
             catch (Exception e) when (e is DaemonStartupException or InvalidOperationException)
@@ -159,7 +161,7 @@ internal static class AxCommandLine
     /// Adds the daemon's parts that live outside the Daemon project: the interception, and with <c>--pilot</c> the
     /// xds-agent programming the daemon's own <see cref="MeshStore"/>, both as hosted services.
     /// </summary>
-    private static void ConfigureDaemonServices(IServiceCollection services, XdsAgentOptions? agent)
+    private static void ConfigureDaemonServices(IServiceCollection services, XdsAgentOptions? agent, ChainOptions chain)
     {
         if (agent is not null)
         {
@@ -172,6 +174,7 @@ internal static class AxCommandLine
         {
             LaunchSocketPath = LaunchProtocol.LaunchSocketPath(provider.GetRequiredService<DaemonOptions>().ApiSocketPath),
             LaunchSocketMode = provider.GetRequiredService<DaemonOptions>().SocketMode,
+            Chain = chain,
         });
         services.AddSingleton<InterceptionService>();
         services.AddHostedService(provider => provider.GetRequiredService<InterceptionService>());

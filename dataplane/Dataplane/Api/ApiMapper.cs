@@ -27,6 +27,8 @@ public static class ApiMapper
                 Redirected = Interlocked.Read(ref app.Connects.Redirected),
                 Refused = Interlocked.Read(ref app.Connects.Refused),
                 Passthrough = Interlocked.Read(ref app.Connects.Passthrough),
+                Chained = Interlocked.Read(ref app.Connects.Chained),
+                AcceptProxied = Interlocked.Read(ref app.Connects.AcceptProxied),
                 Failed = Interlocked.Read(ref app.Connects.Failed),
                 AcceptAllowed = Interlocked.Read(ref app.Connects.AcceptAllowed),
                 AcceptDenied = Interlocked.Read(ref app.Connects.AcceptDenied),

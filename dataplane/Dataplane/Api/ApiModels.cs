@@ -46,6 +46,12 @@ public sealed record ConnectCountersDto
     /// <summary>Connects left to the kernel (no ref matched).</summary>
     public required long Passthrough { get; init; }
 
+    /// <summary>Connects of chain services connected to the chained proxy (Envoy) with a PROXY header.</summary>
+    public long Chained { get; init; }
+
+    /// <summary>Accepted connections from a trusted proxy whose PROXY header ax took off.</summary>
+    public long AcceptProxied { get; init; }
+
     /// <summary>Calls a handler failed on (a bug in ax).</summary>
     public required long Failed { get; init; }
 

@@ -90,8 +90,9 @@ internal sealed class InterceptedApp : IDisposable
         !IsDisposed && ThreadHandles.Count < MaxThreadHandles && ThreadHandles.TryAdd(tid, handle);
 
     /// <summary>
-    /// The TLVs of the PROXY headers ax writes for this app (its labels), built on first use and then shared by
-    /// every captured connect. Labels too long for a header are left out rather than cut.
+    /// The TLVs of the PROXY headers ax writes for this app (its labels, and its identity when its labels name one),
+    /// built on first use and then shared by every captured or chained connect. Labels too long for a header are
+    /// left out rather than cut.
     /// </summary>
     public ProxyTlv[] ProxyTlvs => _proxyTlvs ??= BuildProxyTlvs(Record.Labels);
 
@@ -99,15 +100,30 @@ internal sealed class InterceptedApp : IDisposable
 
     private static ProxyTlv[] BuildProxyTlvs(Labels labels)
     {
+        var tlvs = new List<ProxyTlv>(2);
         try
         {
             var tlv = AxTlvs.Labels(labels);
-            return tlv.EncodedLength <= 768 ? [tlv] : [];
+            if (tlv.EncodedLength <= 768)
+            {
+                tlvs.Add(tlv);
+            }
         }
         catch (ArgumentException)
         {
-            return [];
         }
+        if (labels.TryGetValue(SyscallHandler.NamespaceLabel, out var ns) && labels.TryGetValue(SyscallHandler.ServiceAccountLabel, out var sa))
+        {
+            try
+            {
+                tlvs.Add(AxTlvs.Identity(new AxIdentity(ns, sa)));
+            }
+            catch (ArgumentException)
+            {
+                // A label value with '/' names no identity.
+            }
+        }
+        return [.. tlvs];
     }
 
     /// <summary>True once the launched process has exited (its descendants may live on).</summary>

@@ -25,6 +25,9 @@ public sealed record InterceptionOptions
 
     /// <summary>How long a launcher may take to send its request.</summary>
     public TimeSpan LaunchTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Where chained connections go, and which peers may send a PROXY header (docs/envoy-chaining.md).</summary>
+    public ChainOptions Chain { get; init; } = ChainOptions.None;
 }
 
 /// <summary>
@@ -63,7 +66,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         _registry = registry;
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
-        _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh);
+        _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh, options.Chain);
     }
 
     /// <summary>The number of applications under ax right now.</summary>

@@ -41,7 +41,7 @@ internal sealed partial class SyscallHandler
         ulong Address,
         ulong AddressLength,
         int Flags,
-        InboundPolicy Policy,
+        InboundPolicy? Policy,
         SafeFd Listener,
         AppSocketInfo Info);
 
@@ -52,15 +52,20 @@ internal sealed partial class SyscallHandler
 
         /// <summary>Nothing to accept yet and the listener is blocking: the call waits.</summary>
         Pending,
+
+        /// <summary>A connection is being looked at (a PROXY header, a peek); the inspection answers the call.</summary>
+        Inspecting,
     }
 
     // accept(fd, addr, addrlen*) / accept4(fd, addr, addrlen*, flags); accept is accept4 with flags 0.
     private void HandleAccept(InterceptedApp app, in SeccompNotification n, int flags)
     {
         var mesh = _mesh;
-        if (mesh is null || !mesh.HasInboundFor(app.Record) || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0)
+        var hasPolicy = mesh is not null && mesh.HasInboundFor(app.Record);
+        if ((!hasPolicy && !_chain.TrustsProxies) || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0)
         {
-            // No policy for this app (the common case), or flags the kernel refuses with EINVAL itself.
+            // No policy for this app and no proxy to expect (the common case), or flags the kernel refuses with
+            // EINVAL itself.
             Continue(app, n.Id);
             return;
         }
@@ -71,16 +76,17 @@ internal sealed partial class SyscallHandler
         var handedOff = false;
         try
         {
+            InboundPolicy? policy = null;
             if (info.Type != SOCK_STREAM || info.Domain is not (AF_INET or AF_INET6)
                 || Sockets.GetIntOption(listener, SOL_SOCKET, SO_ACCEPTCONN, out var listening) != Errno.Success || listening == 0
                 || !TryLocalPort(listener, out var port)
-                || mesh.FindInbound(app.Record, port) is not { AllowsAll: false } policy)
+                || ((policy = hasPolicy ? mesh!.FindInbound(app.Record, port) : null) is null or { AllowsAll: true } && !_chain.TrustsProxies))
             {
                 // Not a listening TCP socket (the kernel answers EINVAL or EOPNOTSUPP), or a port with nothing to check.
                 Continue(app, n.Id);
                 return;
             }
-            var call = new AcceptCall(app, n.Id, (int)n.Pid, n.Arg1, n.Arg2, flags, policy, listener, info);
+            var call = new AcceptCall(app, n.Id, (int)n.Pid, n.Arg1, n.Arg2, flags, policy is { AllowsAll: true } ? null : policy, listener, info);
             if (!TryInstallStashed(in call) && TryAcceptOnce(in call) == AcceptOutcome.Pending)
             {
                 Log.AcceptHeld(_logger, app.Record.Id, port);
@@ -140,7 +146,13 @@ internal sealed partial class SyscallHandler
             try
             {
                 var peerAddress = peer[..Math.Min(peerLength, MaxSockaddr)];
-                if (!Allows(in call, accepted!, peerAddress))
+                if (InetEndpoint.TryParse(peerAddress, out var peerEndpoint, out _) && NeedsOf(in call, in peerEndpoint) is { Any: true } needs)
+                {
+                    StartInspection(in call, accepted!, peerAddress, needs);
+                    kept = true;
+                    return AcceptOutcome.Inspecting;
+                }
+                if (!Allows(in call, accepted!, peerAddress, l7: null))
                 {
                     Reset(accepted!);
                     continue; // the call goes on waiting for the next connection, as if this one never came
@@ -201,11 +213,18 @@ internal sealed partial class SyscallHandler
         }
     }
 
-    /// <summary>Evaluates the port's policy for one accepted connection, counts and logs the outcome.</summary>
-    private bool Allows(in AcceptCall call, SafeFd accepted, ReadOnlySpan<byte> peerAddress)
+    /// <summary>
+    /// Evaluates the port's policy for one accepted connection, with what a peek saw of its first request when the
+    /// policy needed that, and counts and logs the outcome. A port without a policy (ax only took a trusted proxy's
+    /// header off) allows.
+    /// </summary>
+    private bool Allows(in AcceptCall call, SafeFd accepted, ReadOnlySpan<byte> peerAddress, RbacL7? l7)
     {
         var app = call.App;
-        var policy = call.Policy;
+        if (call.Policy is not { } policy)
+        {
+            return true;
+        }
         Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
         if (!InetEndpoint.TryParse(peerAddress, out var peer, out _)
             || Sockets.GetSockName(accepted, sockaddr, out var length) != Errno.Success
@@ -224,7 +243,7 @@ internal sealed partial class SyscallHandler
         }
 
         var principal = policy.UsesPrincipal ? PeerIdentity.PrincipalOf(_registry, in peer, in local) : null;
-        var result = RbacEvaluator.Evaluate(policy.Rbac, new RbacRequest(peer.Address, peer.Port, local.Address, local.Port, principal));
+        var result = RbacEvaluator.Evaluate(policy.Rbac, new RbacRequest(peer.Address, peer.Port, local.Address, local.Port, principal, l7));
         var decision = result.Decision;
         if (decision == RbacDecision.Allow && policy.Mode == MeshMode.Chain && !OnlyIdentityWasMissing(policy, principal))
         {
@@ -396,6 +415,13 @@ internal sealed partial class SyscallHandler
     {
         var hold = new HeldAccept(call);
         hold.Registration = _reactor.Register(call.Listener, EpollEvents.In, OnHeldAcceptReady, hold);
+        if (Volatile.Read(ref hold.Settled) != 0)
+        {
+            // Off the reactor thread (after an inspection denied a connection), the callback may have settled the hold
+            // before the registration was recorded, and could not release it.
+            hold.Registration.Dispose();
+            return;
+        }
         _ = WatchHeldAcceptAsync(hold);
     }
 
@@ -418,7 +444,7 @@ internal sealed partial class SyscallHandler
                 }
                 return;
             }
-            if (TryInstallStashed(in hold.Call) || TryAcceptOnce(in hold.Call) == AcceptOutcome.Answered)
+            if (TryInstallStashed(in hold.Call) || TryAcceptOnce(in hold.Call) != AcceptOutcome.Pending)
             {
                 TrySettle(hold);
             }

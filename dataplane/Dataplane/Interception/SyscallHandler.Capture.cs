@@ -1,3 +1,4 @@
+using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Interop;
 using Istio.AppSwitch.ProxyProtocol;
 using static Istio.AppSwitch.Interop.SocketConstants;
@@ -17,11 +18,12 @@ internal sealed partial class SyscallHandler
 
     /// <summary>
     /// Writes the header into the freshly connected <paramref name="appSocket"/>: the source is the socket's own
-    /// address, the destination what the application asked for, and the TLVs carry the application's labels
-    /// (<see cref="AxTlvs"/>) and a CRC32C. A header that does not go out whole fails the connect: a sidecar would
-    /// read a torn header as the application's bytes.
+    /// address, the destination what the application asked for, and the TLVs carry the application's labels and
+    /// identity (<see cref="AxTlvs"/>), the destination's DNS name when the ref has one, a unique id for the
+    /// connection, and a CRC32C. A header that does not go out whole fails the connect: a sidecar would read a torn
+    /// header as the application's bytes.
     /// </summary>
-    private static Errno WriteProxyHeader(InterceptedApp app, SafeFd appSocket, in InetEndpoint destination)
+    private static Errno WriteProxyHeader(InterceptedApp app, SafeFd appSocket, in InetEndpoint destination, ServiceRef reference)
     {
         Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
         if (Sockets.GetSockName(appSocket, sockaddr, out var length) != Errno.Success
@@ -29,9 +31,23 @@ internal sealed partial class SyscallHandler
         {
             return Errno.ENOTCONN;
         }
+        var appTlvs = app.ProxyTlvs;
+        var dns = reference.DnsTlv;
+        Span<ProxyTlv> tlvs = new ProxyTlv[appTlvs.Length + 2];
+        appTlvs.CopyTo(tlvs);
+        var count = appTlvs.Length;
+        if (dns is { } name)
+        {
+            tlvs[count++] = name;
+        }
+        // 16 random bytes: unique enough to correlate ax's, Envoy's and the server's logs of one connection.
+        var uniqueId = new byte[16];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(uniqueId);
+        tlvs[count++] = ProxyTlv.UniqueId(uniqueId);
+
         Span<byte> header = stackalloc byte[MaxProxyHeader];
         var written = ProxyV2Writer.WriteProxy(header, source.AddressBytes, source.Port, destination.AddressBytes, destination.Port,
-            ProxyTransport.Stream, app.ProxyTlvs, addCrc32c: true);
+            ProxyTransport.Stream, tlvs[..count], addCrc32c: true);
         var error = Sockets.Send(appSocket, header[..written], MSG_NOSIGNAL | MSG_DONTWAIT, out var sent);
         return error != Errno.Success ? error : sent == written ? Errno.Success : Errno.EPIPE;
     }

@@ -148,7 +148,7 @@ internal sealed partial class SyscallHandler
         {
             case ConnectDecisionKind.Redirect:
                 Log.HeldConnectReleased(_logger, app.Record.Id, destination, held.RefName, (now - held.Since).TotalMilliseconds);
-                if (!Redirect(app, held.Id, held.Socket, held.Info, in destination, in decision))
+                if (!Redirect(app, held.Id, held.Socket, held.Info, in destination, in decision, writeHeader: decision.Ref is { IsCapture: true }))
                 {
                     held.Socket.Dispose();
                 }
@@ -161,6 +161,13 @@ internal sealed partial class SyscallHandler
             case ConnectDecisionKind.Refuse:
                 Refuse(app, held.Id, in destination, decision.Ref!.Name);
                 held.Socket.Dispose();
+                return false;
+
+            case ConnectDecisionKind.Chain:
+                if (!Chain(app, held.Id, held.Socket, held.Info, in destination, in decision))
+                {
+                    held.Socket.Dispose();
+                }
                 return false;
 
             default:

@@ -37,10 +37,15 @@ internal sealed partial class SyscallHandler
     private readonly HeldConnects _held;
     private readonly ILogger _logger;
     private readonly MeshStore? _mesh;
+    private readonly ChainOptions _chain;
+    private readonly Interop.InetEndpoint? _chainTarget;
 
-    public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, HeldConnects held, ILogger logger, MeshStore? mesh = null)
+    public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, HeldConnects held, ILogger logger,
+        MeshStore? mesh = null, ChainOptions? chain = null)
     {
         _mesh = mesh;
+        _chain = chain ?? ChainOptions.None;
+        _chainTarget = ChainTargetOf(_chain);
         _routing = routing;
         _registry = registry;
         _reactor = reactor;
@@ -140,13 +145,11 @@ internal sealed partial class SyscallHandler
                     Refuse(app, n.Id, in destination, decision.Ref!.Name);
                     return;
                 case ConnectDecisionKind.Chain:
-                    // Chaining to Envoy is the next issue's; until then a chained service connects as asked.
-                    Interlocked.Increment(ref app.Counters.Passthrough);
-                    Continue(app, n.Id);
+                    handedOff = Chain(app, n.Id, appSocket, in info, in destination, in decision);
                     return;
             }
 
-            handedOff = Redirect(app, n.Id, appSocket, in info, in destination, in decision);
+            handedOff = Redirect(app, n.Id, appSocket, in info, in destination, in decision, writeHeader: decision.Ref is { IsCapture: true });
         }
         finally
         {
@@ -170,12 +173,11 @@ internal sealed partial class SyscallHandler
     /// retries, before the application hears of it: Istio's default retry on connect failure, without Envoy.</para>
     /// </remarks>
     private bool Redirect(InterceptedApp app, ulong id, SafeFd appSocket, in AppSocketInfo info,
-        in Interop.InetEndpoint destination, in ConnectDecision decision)
+        in Interop.InetEndpoint destination, in ConnectDecision decision, bool writeHeader)
     {
         var lease = new UpstreamLease(decision.Cluster, decision.Endpoint);
         var backend = decision.Backend;
         var retries = decision.Ref?.Mesh?.ConnectRetries ?? 0;
-        var writeHeader = decision.Ref is { IsCapture: true };
         Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
         while (true)
         {
@@ -224,14 +226,14 @@ internal sealed partial class SyscallHandler
             }
             if (error != Errno.EINPROGRESS)
             {
-                error = Finish(app, appSocket, in info, in destination, error, writeHeader);
+                error = Finish(app, appSocket, in info, in destination, error, writeHeader ? decision.Ref : null);
                 Complete(app, id, appSocket, in destination, error, decision.Ref?.Name, lease);
                 return false;
             }
 
             // The application thread stays parked until the handshake ends, as it would in the kernel; the wait is
             // on the reactor, not on a thread.
-            _ = CompleteConnectAsync(app, id, appSocket, info, destination, target, decision.Ref?.Name, writeHeader, lease);
+            _ = CompleteConnectAsync(app, id, appSocket, info, destination, target, decision.Ref?.Name, writeHeader ? decision.Ref : null, lease);
             return true;
         }
     }
@@ -270,22 +272,23 @@ internal sealed partial class SyscallHandler
     }
 
     /// <summary>
-    /// The end of a connect that ax saw through: writes the PROXY header if the ref wants one, gives the socket
+    /// The end of a connect that ax saw through: writes the PROXY header if there is a ref to write it for, gives the socket
     /// back its own status flags, and says what the application gets. A nonblocking socket gets EINPROGRESS for a
     /// success, as a TCP connect always answers; it is writable by the time the application polls.
     /// </summary>
-    private static Errno Finish(InterceptedApp app, SafeFd appSocket, in AppSocketInfo info, in Interop.InetEndpoint destination, Errno error, bool writeHeader)
+    private static Errno Finish(InterceptedApp app, SafeFd appSocket, in AppSocketInfo info, in Interop.InetEndpoint destination, Errno error,
+        ServiceRef? headerFor)
     {
-        if (error == Errno.Success && writeHeader)
+        if (error == Errno.Success && headerFor is not null)
         {
-            error = WriteProxyHeader(app, appSocket, in destination);
+            error = WriteProxyHeader(app, appSocket, in destination, headerFor);
         }
         Sockets.SetStatusFlags(appSocket, info.StatusFlags);
         return error == Errno.Success && info.NonBlocking ? Errno.EINPROGRESS : error;
     }
 
     private async Task CompleteConnectAsync(InterceptedApp app, ulong id, SafeFd appSocket, AppSocketInfo info,
-        Interop.InetEndpoint destination, Interop.InetEndpoint backend, string? refName, bool writeHeader, UpstreamLease lease)
+        Interop.InetEndpoint destination, Interop.InetEndpoint backend, string? refName, ServiceRef? headerFor, UpstreamLease lease)
     {
         using (appSocket)
         {
@@ -308,7 +311,7 @@ internal sealed partial class SyscallHandler
                         await _reactor.WaitAsync(appSocket, EpollEvents.Out, timeout?.Token ?? CancellationToken.None).ConfigureAwait(false);
                     }
                     while (!IsConnectDone(appSocket, in backend, in info, out outcome));
-                    error = Finish(app, appSocket, in info, in destination, outcome, writeHeader);
+                    error = Finish(app, appSocket, in info, in destination, outcome, headerFor);
                 }
                 catch (OperationCanceledException) when (timeout is not null && timeout.IsCancellationRequested && meshBound)
                 {

@@ -32,6 +32,12 @@ public sealed record InboundPolicy(
 
     /// <summary>Whether a rule reads the peer's mTLS principal, so the daemon must look for the peer's identity.</summary>
     public bool UsesPrincipal { get; } = Rbac.UsesPrincipal;
+
+    /// <summary>
+    /// Whether a rule reads the first request (a path, a header, the SNI), so the daemon must peek at the connection's
+    /// first bytes before it decides.
+    /// </summary>
+    public bool UsesL7 { get; } = Rbac.UsesL7;
 }
 
 /// <summary>

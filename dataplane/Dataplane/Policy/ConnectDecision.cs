@@ -75,8 +75,12 @@ public readonly struct ConnectDecision
     /// <summary>Refuse at once.</summary>
     internal static ConnectDecision Refuse(ServiceRef reference) => new(ConnectDecisionKind.Refuse, default, reference, null);
 
-    /// <summary>Hand to Envoy (for now: to the kernel).</summary>
+    /// <summary>Hand to the chained proxy (docs/envoy-chaining.md); the interception decides which one.</summary>
     internal static ConnectDecision Chain(ServiceRef reference) => new(ConnectDecisionKind.Chain, default, reference, null);
+
+    /// <summary>Redirect a chained connect to the proxy at <paramref name="proxy"/> (Envoy's listener for ax).</summary>
+    public static ConnectDecision ToProxy(InetEndpoint proxy, ServiceRef reference) =>
+        new(ConnectDecisionKind.Redirect, proxy, reference, null);
 
     /// <summary>Redirect to <paramref name="service"/>'s target.</summary>
     internal static ConnectDecision Redirect(ServiceRecord service, ServiceRef? reference) =>

@@ -71,7 +71,11 @@ public sealed class RoutingSnapshot
     /// connect path: no allocation, no lock, no LINQ, no logging. An IPv4-mapped IPv6 destination is resolved as
     /// its IPv4 address, so the backend of a redirect may be IPv4 for an IPv6 socket.
     /// </summary>
-    public ConnectDecision Resolve(AppRecord client, in InetEndpoint destination)
+    /// <param name="client">The application that connects.</param>
+    /// <param name="destination">Where it asked to go.</param>
+    /// <param name="fromChainProxy">True for a connect of the chained proxy itself (Envoy, or what stands for it): a
+    /// <c>chain</c> service is then decided as a fast one, since the connection has been through the proxy already.</param>
+    public ConnectDecision Resolve(AppRecord client, in InetEndpoint destination, bool fromChainProxy = false)
     {
         var target = destination.IsIPv4MappedIPv6 ? destination.MapToIPv4() : destination;
         if (!AddressBits.TryFrom(target, out var address))
@@ -86,7 +90,7 @@ public sealed class RoutingSnapshot
         if (_index.Exact.TryGetValue(RouteKey.Create(address, maxPrefix, port), out var exact)
             && FirstForClient(exact, labels, in address) is { } exactRoute)
         {
-            return Decide(exactRoute, client, port);
+            return Decide(exactRoute, client, port, fromChainProxy);
         }
 
         // 2. A service advertised at this address (ax run --ip).
@@ -102,12 +106,12 @@ public sealed class RoutingSnapshot
             if (table.Routes.TryGetValue(RouteKey.Create(address, table.PrefixLength, port), out var routes)
                 && FirstForClient(routes, labels, in address) is { } portRoute)
             {
-                return Decide(portRoute, client, port);
+                return Decide(portRoute, client, port, fromChainProxy);
             }
             if (table.Routes.TryGetValue(RouteKey.Create(address, table.PrefixLength, RouteKey.AnyPort), out routes)
                 && FirstForClient(routes, labels, in address) is { } anyRoute)
             {
-                return Decide(anyRoute, client, port);
+                return Decide(anyRoute, client, port, fromChainProxy);
             }
         }
         return ConnectDecision.NoMatch;
@@ -140,11 +144,11 @@ public sealed class RoutingSnapshot
         return null;
     }
 
-    private ConnectDecision Decide(RefRoute route, AppRecord client, ushort port)
+    private ConnectDecision Decide(RefRoute route, AppRecord client, ushort port, bool fromChainProxy)
     {
         if (route.Mesh is { } mesh)
         {
-            return DecideMesh(route.Ref, mesh, client);
+            return DecideMesh(route.Ref, mesh, client, fromChainProxy);
         }
         var backends = route.Backends.For(port);
         return _policy.PickBackend(backends) is { } service
@@ -156,11 +160,13 @@ public sealed class RoutingSnapshot
     /// A connect to a mesh service: its mode, then a cluster drawn by weight, then an endpoint by the cluster's policy,
     /// whose connection slot is taken here (the circuit breaker). An endpoint chosen is the caller's to release.
     /// </summary>
-    private static ConnectDecision DecideMesh(ServiceRef reference, MeshBackends backends, AppRecord client)
+    private static ConnectDecision DecideMesh(ServiceRef reference, MeshBackends backends, AppRecord client, bool fromChainProxy)
     {
         var service = reference.Mesh!;
         switch (service.Mode)
         {
+            case Mesh.MeshMode.Chain when fromChainProxy:
+                break;
             case Mesh.MeshMode.Passthrough:
                 return ConnectDecision.NoMatch;
             case Mesh.MeshMode.Blackhole:

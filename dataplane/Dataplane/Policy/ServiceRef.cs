@@ -1,4 +1,6 @@
 using Istio.AppSwitch.Dataplane.Mesh;
+using AxTlvs = Istio.AppSwitch.ProxyProtocol.AxTlvs;
+using ProxyTlv = Istio.AppSwitch.ProxyProtocol.ProxyTlv;
 
 namespace Istio.AppSwitch.Dataplane.Policy;
 
@@ -73,6 +75,34 @@ public sealed class ServiceRef
 
     /// <summary>The DNS name for the VIP, lowercase without a trailing dot, or null.</summary>
     public string? Dns { get; }
+
+    /// <summary>
+    /// The PROXY TLV naming the destination in the headers ax writes for this ref: the ref's DNS name, or a mesh
+    /// service's first host name. Built once per ref, on first use; null when there is no name.
+    /// </summary>
+    internal ProxyTlv? DnsTlv
+    {
+        get
+        {
+            if (!_dnsTlvBuilt)
+            {
+                var name = Dns ?? (Mesh is { DnsNames: { IsDefaultOrEmpty: false } names } ? names[0] : null);
+                try
+                {
+                    _dnsTlv = name is { Length: > 0 } ? AxTlvs.OriginalDestinationName(name) : null;
+                }
+                catch (ArgumentException)
+                {
+                    _dnsTlv = null; // longer than a DNS name can be: no name rather than a cut one
+                }
+                _dnsTlvBuilt = true;
+            }
+            return _dnsTlv;
+        }
+    }
+
+    private ProxyTlv? _dnsTlv;
+    private bool _dnsTlvBuilt;
 
     /// <summary>When the ref was created.</summary>
     public DateTimeOffset CreatedAt { get; }

@@ -22,6 +22,12 @@ public sealed class ConnectCounters
     /// <summary>Connects ax left to the kernel (no ref matched).</summary>
     public long Passthrough;
 
+    /// <summary>Connects of <c>chain</c> services that ax connected to the chained proxy (Envoy) with a PROXY header.</summary>
+    public long Chained;
+
+    /// <summary>Accepted connections that arrived through a trusted proxy, whose PROXY header ax took off.</summary>
+    public long AcceptProxied;
+
     /// <summary>Connections ax accepted for the app on a port with inbound policy and handed to it.</summary>
     public long AcceptAllowed;
 

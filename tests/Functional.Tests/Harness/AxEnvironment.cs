@@ -9,7 +9,7 @@ namespace Istio.AppSwitch.Functional.Tests.Harness;
 /// A real <c>ax daemon</c> process on a private API socket, and helpers that run real programs under it.
 /// Shared by the tests of one class (xunit class fixture); each test uses its own ref names, VIPs and ports.
 /// </summary>
-public sealed class AxEnvironment : IAsyncLifetime
+public class AxEnvironment : IAsyncLifetime
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("ax-functional-").FullName;
     private ExternalProcess? _daemon;
@@ -24,9 +24,12 @@ public sealed class AxEnvironment : IAsyncLifetime
     /// <summary>The environment every ax command of this fixture runs with: it points at this daemon.</summary>
     public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string> { ["AX_API"] = ApiSocket };
 
+    /// <summary>Flags the daemon of this fixture starts with, after <c>--api</c>.</summary>
+    protected virtual IReadOnlyList<string> DaemonArguments => [];
+
     public async Task InitializeAsync()
     {
-        _daemon = ExternalProcess.Start(AxPath, ["daemon", "--api", ApiSocket], environment: new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Debug" });
+        _daemon = ExternalProcess.Start(AxPath, ["daemon", "--api", ApiSocket, .. DaemonArguments], environment: new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Debug" });
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!File.Exists(ApiSocket) || !File.Exists(ApiSocket + ".launch"))
         {
