@@ -69,6 +69,19 @@ internal static class TlsSniffer
             }
         }
 
+        if (!fragment.IsEmpty && fragment[0] != ClientHelloType)
+        {
+            result = SniffResult.None;
+            return SniffStatus.Unrecognized;
+        }
+
+        // Until the first record is all in, there is nothing to put together yet.
+        if (fragment.Length < recordLength)
+        {
+            result = Partial(recordVersion);
+            return SniffStatus.NeedMoreData;
+        }
+
         return Reassemble(data, recordVersion, out result);
     }
 
