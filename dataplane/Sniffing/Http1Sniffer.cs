@@ -36,7 +36,7 @@ internal static class Http1Sniffer
 
         var version = rest[(secondSpace + 1)..];
         if (!version.StartsWith("HTTP/1."u8) || !char.IsAsciiDigit((char)version[^1]) ||
-            TextBytes.ContainsControl(rest[..secondSpace]))
+            TextBytes.ContainsControl(rest[..secondSpace]) || rest[..secondSpace].Contains((byte)'\t'))
         {
             return false;
         }

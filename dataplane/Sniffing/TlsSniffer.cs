@@ -33,11 +33,11 @@ internal static class TlsSniffer
                 return SniffStatus.Unrecognized;
             case HeaderCheck.Short:
                 // Two bytes (0x16 0x03) are not yet enough to call it TLS.
-                result = data.Length >= 3 ? Partial(data) : SniffResult.None;
+                result = data.Length >= 3 ? Partial(RecordVersion(data)) : SniffResult.None;
                 return SniffStatus.NeedMoreData;
         }
 
-        var partial = Partial(data);
+        var recordVersion = RecordVersion(data);
         var recordLength = (data[3] << 8) | data[4];
         var fragment = data.Slice(RecordHeaderLength, Math.Min(recordLength, data.Length - RecordHeaderLength));
 
@@ -53,28 +53,41 @@ internal static class TlsSniffer
             var helloLength = (fragment[1] << 16) | (fragment[2] << 8) | fragment[3];
             if (helloLength > SniffLimits.MaxClientHelloLength)
             {
-                result = partial;
+                result = Partial(recordVersion);
                 return SniffStatus.Complete;
             }
 
             if (HandshakeHeaderLength + helloLength <= fragment.Length)
             {
-                return ParseHello(fragment.Slice(HandshakeHeaderLength, helloLength), partial.TlsRecordVersion, out result);
+                return ParseHello(fragment.Slice(HandshakeHeaderLength, helloLength), recordVersion, out result);
             }
 
             if (HandshakeHeaderLength + helloLength <= recordLength)
             {
-                result = partial;
+                result = Partial(recordVersion);
                 return SniffStatus.NeedMoreData;
             }
         }
 
-        return Reassemble(data, partial, out result);
+        if (!fragment.IsEmpty && fragment[0] != ClientHelloType)
+        {
+            result = SniffResult.None;
+            return SniffStatus.Unrecognized;
+        }
+
+        // Until the first record is all in, there is nothing to put together yet.
+        if (fragment.Length < recordLength)
+        {
+            result = Partial(recordVersion);
+            return SniffStatus.NeedMoreData;
+        }
+
+        return Reassemble(data, recordVersion, out result);
     }
 
     /// <summary>Gathers a ClientHello that continues into following records (RFC 8446 section 5.1 lets a handshake
     /// message span records).</summary>
-    private static SniffStatus Reassemble(ReadOnlySpan<byte> data, SniffResult partial, out SniffResult result)
+    private static SniffStatus Reassemble(ReadOnlySpan<byte> data, ushort recordVersion, out SniffResult result)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(HandshakeHeaderLength + SniffLimits.MaxClientHelloLength);
         try
@@ -91,7 +104,7 @@ internal static class TlsSniffer
                         result = SniffResult.None;
                         return SniffStatus.Unrecognized;
                     case HeaderCheck.Short:
-                        result = partial;
+                        result = Partial(recordVersion);
                         return SniffStatus.NeedMoreData;
                 }
 
@@ -112,19 +125,19 @@ internal static class TlsSniffer
                     var helloLength = (buffer[1] << 16) | (buffer[2] << 8) | buffer[3];
                     if (helloLength > SniffLimits.MaxClientHelloLength)
                     {
-                        result = partial;
+                        result = Partial(recordVersion);
                         return SniffStatus.Complete;
                     }
 
                     if (collected >= HandshakeHeaderLength + helloLength)
                     {
-                        return ParseHello(buffer.AsSpan(HandshakeHeaderLength, helloLength), partial.TlsRecordVersion, out result);
+                        return ParseHello(buffer.AsSpan(HandshakeHeaderLength, helloLength), recordVersion, out result);
                     }
                 }
 
                 if (available < recordLength)
                 {
-                    result = partial;
+                    result = Partial(recordVersion);
                     return SniffStatus.NeedMoreData;
                 }
 
@@ -159,8 +172,11 @@ internal static class TlsSniffer
         return length is 0 or > SniffLimits.MaxTlsRecordLength ? HeaderCheck.Invalid : HeaderCheck.Valid;
     }
 
-    private static SniffResult Partial(ReadOnlySpan<byte> data) =>
-        new(SniffedProtocol.Tls, Results.TlsToken) { TlsRecordVersion = (ushort)((data[1] << 8) | data[2]) };
+    private static ushort RecordVersion(ReadOnlySpan<byte> data) => (ushort)((data[1] << 8) | data[2]);
+
+    /// <summary>TLS, and nothing known yet but the record version.</summary>
+    private static SniffResult Partial(ushort recordVersion) =>
+        new(SniffedProtocol.Tls, Results.TlsToken) { TlsRecordVersion = recordVersion };
 
     private static SniffStatus ParseHello(ReadOnlySpan<byte> hello, ushort recordVersion, out SniffResult result)
     {

@@ -29,12 +29,13 @@ public class HttpCaptureTests
     }
 
     [Fact]
-    public async Task Sniff_CurlHttp1RequestLineOnly_NeedMoreDataWithMethodPathAndHost()
+    public async Task Sniff_CurlHttp1CutAfterHost_NeedMoreDataWithMethodPathAndHost()
     {
         var bytes = await Capture.FromAsync("curl", port =>
             ["-sS", "--max-time", "5", $"http://127.0.0.1:{Port(port)}/status?full=1", "-H", "Host: svc.local:8080"]);
-        var firstHeadersEnd = Encoding.ASCII.GetString(bytes).IndexOf("Host", StringComparison.Ordinal);
-        var cut = Encoding.ASCII.GetString(bytes).IndexOf('\n', firstHeadersEnd) + 1;
+        // Cut just after the Host line, as a peek that came too early would.
+        var text = Encoding.ASCII.GetString(bytes);
+        var cut = text.IndexOf('\n', text.IndexOf("Host:", StringComparison.Ordinal)) + 1;
 
         var status = ProtocolSniffer.Sniff(bytes.AsSpan(0, cut), out var result);
 
@@ -45,6 +46,19 @@ public class HttpCaptureTests
         Assert.Equal("svc.local:8080", result.Host);
         Assert.False(result.HeadersComplete);
         Assert.Empty(result.Headers);
+    }
+
+    [Fact]
+    public async Task Sniff_CurlThroughProxy_AbsoluteFormHostFromTarget()
+    {
+        var bytes = await Capture.FromAsync("curl", port =>
+            ["-sS", "--max-time", "5", "-x", $"http://127.0.0.1:{Port(port)}", "http://api.example:8080/v1/items?id=7"]);
+
+        var (status, result) = Prefixes.CheckConsistent(bytes);
+
+        Assert.Equal(SniffStatus.Complete, status);
+        Assert.Equal("http://api.example:8080/v1/items?id=7", result.Path);
+        Assert.Equal("api.example:8080", result.Host);
     }
 
     [Fact]

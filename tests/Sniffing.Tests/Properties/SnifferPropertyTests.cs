@@ -13,6 +13,7 @@ namespace Istio.AppSwitch.Sniffing.Tests.Properties;
 public class SnifferPropertyTests
 {
     private static readonly Config Many = Seeded(5000);
+    private static readonly Config Several = Seeded(2000);
     private static readonly Config Some = Seeded(300);
 
     private static Config Seeded(int count) => Config.QuickThrowOnFailure.WithMaxTest(count)
@@ -24,7 +25,7 @@ public class SnifferPropertyTests
 
     [Fact]
     public void Sniff_DamagedSamples_NeverThrows() =>
-        Prop.ForAll(Generators.Damaged.ToArbitrary(), data => Sniffs(data)).Check(Many);
+        Prop.ForAll(Generators.Damaged.ToArbitrary(), data => Sniffs(data)).Check(Several);
 
     [Fact]
     public void Sniff_ValidSamples_EveryPrefixConsistent() =>

@@ -5,7 +5,7 @@ namespace Istio.AppSwitch.Sniffing.Tests.Tools;
 /// <summary>Runs a real client against a <see cref="FirstBytesCapture"/> and returns what it sent.</summary>
 internal static class Capture
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
     /// <summary>Starts <paramref name="program"/> with the arguments <paramref name="arguments"/> makes from the
     /// listener's port, and returns its first bytes. The client then fails (the connection closes unanswered); its

@@ -156,6 +156,7 @@ public class Http1SnifferTests
     [InlineData("GET /x HTTP/1.x\r\n\r\n")]
     [InlineData("GET /x http/1.1\r\n\r\n")]
     [InlineData("GET /\u0001 HTTP/1.1\r\n\r\n")]
+    [InlineData("GET /a\tb HTTP/1.1\r\n\r\n")]
     public void Sniff_NotAnHttp1RequestLine_NotHttp1(string request)
     {
         Sniff(request, out var result);
