@@ -104,6 +104,7 @@ internal static class AxCommandLine
         root.Subcommands.Add(RunCommand.Create(stderr));
         root.Subcommands.Add(TranslateCommand.Create());
         root.Subcommands.Add(XdsAgentCommand.Create());
+        root.Subcommands.Add(ProxyCommand.Create());
         return root;
     }
 

@@ -40,6 +40,8 @@ internal static class ApiEndpoints
         v1.MapDelete("/refs/{name}", DeleteRef).WithMetadata(WriteAccess.Required);
         v1.MapGet("/mesh", GetMesh);
         v1.MapPost("/mesh", UpdateMeshAsync).WithMetadata(WriteAccess.Required);
+        v1.MapGet("/delegation", DelegationEndpoint.GetSidecars);
+        v1.MapPost("/delegation", DelegationEndpoint.RegisterAsync).WithMetadata(WriteAccess.Required);
     }
 
     internal static JsonHttpResult<VersionDto> GetVersion() =>

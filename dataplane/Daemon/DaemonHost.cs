@@ -124,6 +124,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
             sp.GetRequiredService<RoutingTable>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RefStore>>()));
         builder.Services.AddSingleton(sp => new MeshStore(
             sp.GetRequiredService<RoutingTable>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MeshStore>>()));
+        builder.Services.AddSingleton(sp => new Dataplane.Delegation.DelegationHub(sp.GetRequiredService<TimeProvider>()));
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();

@@ -97,7 +97,7 @@ public sealed class ChainTests(ChainEnvironment ax)
         {
             var config = Path.Combine(directory, "haproxy.cfg");
             await File.WriteAllTextAsync(config, HaproxyConfig(ax.EnvoyPort) + "\n");
-            using var haproxy = ax.StartUnderAx(["--name", "chain-proxy", "--labels", "app=chain-proxy"], ["/usr/sbin/haproxy", "-db", "-f", config]);
+            using var haproxy = ax.StartUnderAx(["--name", "chain-proxy", "--labels", "app=chain-proxy"], [Haproxy.Executable, "-db", "-f", config]);
             await ax.WaitForServiceAsync(ax.EnvoyPort, haproxy);
 
             var client = await ax.RunUnderAxAsync(["--name", "chain-client", "--labels", "app=chain-client"],

@@ -4,8 +4,9 @@ using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Istio.AppSwitch.Tests.Common.Tls;
+using Istio.AppSwitch.Tests.Common.Tools;
 using Xunit.Abstractions;
-using static Istio.AppSwitch.ProxyProtocol.Tests.Interop.Haproxy;
+using static Istio.AppSwitch.Tests.Common.Tools.Haproxy;
 
 namespace Istio.AppSwitch.ProxyProtocol.Tests.Interop;
 

@@ -1,16 +1,15 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Istio.AppSwitch.Tests.Common.Tools;
 
-namespace Istio.AppSwitch.ProxyProtocol.Tests.Interop;
+namespace Istio.AppSwitch.Tests.Common.Tools;
 
 /// <summary>
 /// A real HAProxy in the foreground (<c>-db</c>), with a generated configuration in a temporary directory, listening
 /// only on 127.0.0.1. Its log goes to standard output (<c>log stdout format raw</c>), where the tests read it.
 /// Disposing kills it and deletes the directory.
 /// </summary>
-internal sealed class Haproxy : IDisposable
+public sealed class Haproxy : IDisposable
 {
     /// <summary>Where Debian installs it.</summary>
     public const string DefaultPath = "/usr/sbin/haproxy";
