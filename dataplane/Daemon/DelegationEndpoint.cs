@@ -56,7 +56,7 @@ internal static partial class DelegationEndpoint
             return;
         }
 
-        using var registration = hub.TryReserve(name, directions);
+        using var registration = hub.TryReserve(name, directions, WriteAuthorizationMiddleware.ReadPeerCredentials(context)?.Pid ?? 0);
         if (registration is null)
         {
             var holder = hub.HolderOf(directions);

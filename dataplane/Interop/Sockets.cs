@@ -20,22 +20,6 @@ public static class Sockets
         return Wrap(fd, handle, out socket);
     }
 
-    /// <summary>
-    /// fcntl(fd, F_DUPFD_CLOEXEC, 0): a second descriptor for the same open file description, owned apart from the
-    /// first, so that a continuation can keep a socket after its first owner closed its copy.
-    /// </summary>
-    public static Errno Duplicate(SafeHandle fd, out SafeFd? duplicate)
-    {
-        var error = FcntlRetrying(fd, F_DUPFD_CLOEXEC, 0, out var result);
-        if (error != Errno.Success)
-        {
-            duplicate = null;
-            return error;
-        }
-        duplicate = new SafeFd(result);
-        return Errno.Success;
-    }
-
     /// <summary>socketpair(domain, type); add SOCK_CLOEXEC/SOCK_NONBLOCK to <paramref name="type"/> as needed.</summary>
     public static unsafe Errno SocketPair(int domain, int type, out SafeFd? first, out SafeFd? second)
     {

@@ -28,6 +28,7 @@ public static class ApiMapper
                 Refused = Interlocked.Read(ref app.Connects.Refused),
                 Passthrough = Interlocked.Read(ref app.Connects.Passthrough),
                 Chained = Interlocked.Read(ref app.Connects.Chained),
+                Delegated = Interlocked.Read(ref app.Connects.Delegated),
                 AcceptProxied = Interlocked.Read(ref app.Connects.AcceptProxied),
                 Failed = Interlocked.Read(ref app.Connects.Failed),
                 AcceptAllowed = Interlocked.Read(ref app.Connects.AcceptAllowed),

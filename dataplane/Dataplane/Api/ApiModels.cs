@@ -49,6 +49,9 @@ public sealed record ConnectCountersDto
     /// <summary>Connects of chain services connected to the chained proxy (Envoy) with a PROXY header.</summary>
     public long Chained { get; init; }
 
+    /// <summary>Connections handed to the delegation sidecar as live sockets, either way.</summary>
+    public long Delegated { get; init; }
+
     /// <summary>Accepted connections from a trusted proxy whose PROXY header ax took off.</summary>
     public long AcceptProxied { get; init; }
 

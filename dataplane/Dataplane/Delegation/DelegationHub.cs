@@ -54,6 +54,13 @@ public sealed class DelegationHub
     /// <summary>A sidecar is registered (and ready) for inbound connections.</summary>
     public bool HasInbound => _inbound is not null;
 
+    /// <summary>
+    /// Whether <paramref name="pid"/> is the process of an active sidecar. The interception asks it for chained
+    /// connects: a sidecar's own connections, if it runs under ax, must not be delegated back to it. Two volatile reads.
+    /// </summary>
+    public bool IsSidecarProcess(int pid) =>
+        pid > 0 && (_outbound is { } outbound && outbound.Pid == pid || _inbound is { } inbound && inbound.Pid == pid);
+
     /// <summary>The registered sidecars, ready or not.</summary>
     public IReadOnlyList<SidecarInfo> Sidecars
     {
@@ -101,7 +108,7 @@ public sealed class DelegationHub
     /// another sidecar holds one of them (409). Nothing is delegated to it before
     /// <see cref="Registration.Activate"/>; disposing the registration frees the directions.
     /// </summary>
-    public Registration? TryReserve(string name, DelegationDirections directions)
+    public Registration? TryReserve(string name, DelegationDirections directions, int pid = 0)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         lock (_gate)
@@ -113,7 +120,7 @@ public sealed class DelegationHub
                     return null;
                 }
             }
-            var registration = new Registration(this, name, directions, _time.GetUtcNow());
+            var registration = new Registration(this, name, directions, _time.GetUtcNow(), pid);
             _registrations.Add(registration);
             return registration;
         }
@@ -135,9 +142,10 @@ public sealed class DelegationHub
         private long _delegated;
         private bool _disposed;
 
-        internal Registration(DelegationHub hub, string name, DelegationDirections directions, DateTimeOffset since)
+        internal Registration(DelegationHub hub, string name, DelegationDirections directions, DateTimeOffset since, int pid)
         {
             _hub = hub;
+            Pid = pid;
             Name = name;
             Directions = directions;
             Since = since;
@@ -145,6 +153,9 @@ public sealed class DelegationHub
 
         /// <summary>The sidecar's name.</summary>
         public string Name { get; }
+
+        /// <summary>The process that registered (SO_PEERCRED), or 0 when unknown.</summary>
+        public int Pid { get; }
 
         /// <summary>Its directions.</summary>
         public DelegationDirections Directions { get; }

@@ -60,13 +60,13 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
 
     /// <summary>Creates the service; nothing runs until <see cref="StartAsync"/>. Without <paramref name="mesh"/>, no inbound policy is enforced.</summary>
     public InterceptionService(InterceptionOptions options, ServiceRegistry registry, RoutingTable routing, HeldConnects held,
-        ILogger<InterceptionService> logger, MeshStore? mesh = null)
+        ILogger<InterceptionService> logger, MeshStore? mesh = null, Delegation.DelegationHub? delegation = null)
     {
         _options = options;
         _registry = registry;
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
-        _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh, options.Chain);
+        _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh, options.Chain, delegation);
     }
 
     /// <summary>The number of applications under ax right now.</summary>

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Istio.AppSwitch.Dataplane.Mesh;
 using Istio.AppSwitch.Interop;
+using Istio.AppSwitch.ProxyProtocol;
 using Istio.AppSwitch.Rbac;
 using static Istio.AppSwitch.Interop.SocketConstants;
 
@@ -152,12 +153,13 @@ internal sealed partial class SyscallHandler
                     kept = true;
                     return AcceptOutcome.Inspecting;
                 }
-                if (!Allows(in call, accepted!, peerAddress, l7: null))
+                if (!Allows(in call, accepted!, peerAddress, l7: null, peeked: default, out var delegated))
                 {
                     Reset(accepted!);
                     continue; // the call goes on waiting for the next connection, as if this one never came
                 }
-                kept = Install(in call, accepted!, peerAddress);
+                // A delegated connection is the sidecar's now; ax's copy of the TCP socket closes.
+                kept = !delegated && Install(in call, accepted!, peerAddress);
                 return AcceptOutcome.Answered;
             }
             finally
@@ -218,8 +220,12 @@ internal sealed partial class SyscallHandler
     /// policy needed that, and counts and logs the outcome. A port without a policy (ax only took a trusted proxy's
     /// header off) allows.
     /// </summary>
-    private bool Allows(in AcceptCall call, SafeFd accepted, ReadOnlySpan<byte> peerAddress, RbacL7? l7)
+    /// <returns>True when the connection may go on: <paramref name="delegated"/> says whether it went to the inbound
+    /// sidecar already (the call has its answer), or is the caller's to install.</returns>
+    private bool Allows(in AcceptCall call, SafeFd accepted, ReadOnlySpan<byte> peerAddress, RbacL7? l7, ReadOnlySpan<ProxyTlv> peeked,
+        out bool delegated)
     {
+        delegated = false;
         var app = call.App;
         if (call.Policy is not { } policy)
         {
@@ -262,12 +268,18 @@ internal sealed partial class SyscallHandler
                 Log.AcceptDenied(_logger, app.Record.Id, peer, local.Port, result.Policy ?? "no ALLOW policy matched");
                 return false;
             default:
-                // Never allow silently: what only Envoy could decide is denied until issue 6 chains it.
+                // What only a proxy can decide goes to the inbound delegation sidecar when there is one; otherwise it
+                // is denied, never allowed silently.
+                if (TryDelegateInbound(in call, accepted, peerAddress, peeked, out _))
+                {
+                    delegated = true;
+                    return true;
+                }
                 Interlocked.Increment(ref app.Counters.AcceptDenied);
                 Log.AcceptChainDenied(_logger, app.Record.Id, peer, local.Port, policy.Key,
                     principal is null && policy.UsesPrincipal ? "a rule needs the peer's identity, which ax does not know"
-                    : policy.Mode == MeshMode.Chain ? $"the port needs Envoy ({string.Join(',', policy.Reasons)})"
-                    : "a rule uses a matcher ax cannot check at accept (SNI, headers, metadata)");
+                    : policy.Mode == MeshMode.Chain ? $"the port needs Envoy ({string.Join(',', policy.Reasons)}) and no delegation sidecar took it"
+                    : "a rule depends on what ax could not read at accept (a header past the first request, metadata)");
                 return false;
         }
     }

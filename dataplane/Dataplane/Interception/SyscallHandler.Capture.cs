@@ -31,24 +31,37 @@ internal sealed partial class SyscallHandler
         {
             return Errno.ENOTCONN;
         }
-        var appTlvs = app.ProxyTlvs;
-        var dns = reference.DnsTlv;
-        Span<ProxyTlv> tlvs = new ProxyTlv[appTlvs.Length + 2];
+        Span<byte> header = stackalloc byte[MaxProxyHeader];
+        var written = BuildProxyHeader(header, app, in source, in destination, reference);
+        var error = Sockets.Send(appSocket, header[..written], MSG_NOSIGNAL | MSG_DONTWAIT, out var sent);
+        return error != Errno.Success ? error : sent == written ? Errno.Success : Errno.EPIPE;
+    }
+
+    /// <summary>
+    /// The PROXY v2 header of a connection ax hands to a proxy (captured, chained or delegated): the addresses, the
+    /// application's labels and identity, the destination's DNS name when <paramref name="reference"/> has one,
+    /// <paramref name="extra"/> (what a peek saw), a unique id, and a CRC32C. Returns its length.
+    /// </summary>
+    private static int BuildProxyHeader(Span<byte> header, InterceptedApp? app, in InetEndpoint source, in InetEndpoint destination,
+        ServiceRef? reference, ReadOnlySpan<ProxyTlv> extra = default)
+    {
+        var appTlvs = app is null ? [] : app.ProxyTlvs;
+        Span<ProxyTlv> tlvs = new ProxyTlv[appTlvs.Length + extra.Length + 2];
         appTlvs.CopyTo(tlvs);
         var count = appTlvs.Length;
-        if (dns is { } name)
+        if (reference?.DnsTlv is { } name)
         {
             tlvs[count++] = name;
         }
-        // 16 random bytes: unique enough to correlate ax's, Envoy's and the server's logs of one connection.
+        extra.CopyTo(tlvs[count..]);
+        count += extra.Length;
+        // 16 random bytes: unique enough to correlate ax's, the proxy's and the server's logs of one connection.
         var uniqueId = new byte[16];
         System.Security.Cryptography.RandomNumberGenerator.Fill(uniqueId);
         tlvs[count++] = ProxyTlv.UniqueId(uniqueId);
-
-        Span<byte> header = stackalloc byte[MaxProxyHeader];
-        var written = ProxyV2Writer.WriteProxy(header, source.AddressBytes, source.Port, destination.AddressBytes, destination.Port,
+        var family = source.Family == destination.Family ? source : source.Family == SocketConstants.AF_INET ? source.MapToIPv6() : source;
+        var target = destination.Family == family.Family ? destination : destination.MapToIPv6();
+        return ProxyV2Writer.WriteProxy(header, family.AddressBytes, family.Port, target.AddressBytes, target.Port,
             ProxyTransport.Stream, tlvs[..count], addCrc32c: true);
-        var error = Sockets.Send(appSocket, header[..written], MSG_NOSIGNAL | MSG_DONTWAIT, out var sent);
-        return error != Errno.Success ? error : sent == written ? Errno.Success : Errno.EPIPE;
     }
 }

@@ -26,7 +26,7 @@ internal sealed partial class SyscallHandler
         in ConnectDecision decision)
     {
         var envoy = _chainTarget;
-        if (envoy is { } proxy && IsChainProxy(app, proxy.Port))
+        if ((envoy is { } proxy && IsChainProxy(app, proxy.Port)) || IsDelegationSidecar(app))
         {
             var direct = _routing.Current.Resolve(app.Record, in destination, fromChainProxy: true);
             switch (direct.Kind)
@@ -43,6 +43,11 @@ internal sealed partial class SyscallHandler
                     Continue(app, id);
                     return false;
             }
+        }
+        // An ax-aware sidecar first: it takes the connection as live sockets, with no TCP hop to it.
+        if (_delegation is { HasOutbound: true } hub && TryDelegateOutbound(app, id, appSocket, in info, in destination, decision.Ref!, hub))
+        {
+            return false;
         }
         if (envoy is null)
         {
@@ -62,7 +67,7 @@ internal sealed partial class SyscallHandler
     /// </summary>
     private bool IsChainProxy(InterceptedApp app, ushort proxyPort)
     {
-        var proxy = _chainTarget!.Value;
+        var proxy = _chainTarget.GetValueOrDefault();
         foreach (var service in _registry.Services)
         {
             if (service.App == app.Record && service.Bound.Port == proxyPort

@@ -28,6 +28,9 @@ internal sealed partial class SyscallHandler
     /// <summary>The pause between peeks while a header or a request is incomplete.</summary>
     private static readonly TimeSpan RepeekDelay = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>How many peeked bytes a delegated connection's metadata carries (the frame is at most 64 KiB).</summary>
+    private const int MaxPeekedTlvBytes = 4096;
+
     /// <summary>The most a PROXY header may take (v2: 16 bytes and a 16-bit length).</summary>
     private const int MaxInboundProxyHeader = 16 + ushort.MaxValue;
 
@@ -47,7 +50,7 @@ internal sealed partial class SyscallHandler
     /// </summary>
     private void StartInspection(in AcceptCall call, SafeFd accepted, ReadOnlySpan<byte> peer, InspectNeeds needs)
     {
-        Sockets.Duplicate(call.Listener, out var listener);
+        UnixRights.Duplicate(call.Listener, out var listener);
         _ = InspectAsync(call with { Listener = listener! }, accepted, peer.ToArray(), needs);
     }
 
@@ -80,15 +83,20 @@ internal sealed partial class SyscallHandler
             }
 
             RbacL7? l7 = null;
+            ProxyTlv[] peeked = [];
             if (needs.Peek)
             {
-                l7 = await PeekFirstRequestAsync(accepted, buffer, timeout.Token).ConfigureAwait(false);
+                (l7, peeked) = await PeekFirstRequestAsync(accepted, buffer, timeout.Token).ConfigureAwait(false);
             }
 
-            if (!Allows(in call, accepted, peerAddress, l7))
+            if (!Allows(in call, accepted, peerAddress, l7, peeked, out var delegated))
             {
                 Reset(accepted);
                 listenerOwned = !AcceptAgain(in call);
+                return;
+            }
+            if (delegated)
+            {
                 return;
             }
             if (!ReferenceEquals(peerAddress, peer))
@@ -225,14 +233,17 @@ internal sealed partial class SyscallHandler
     /// Peeks the first request until the sniffer has it whole, the buffer is full, or time is up, and says what it
     /// saw in RBAC's terms.
     /// </summary>
-    private async Task<RbacL7> PeekFirstRequestAsync(SafeFd accepted, byte[] buffer, CancellationToken timeout)
+    /// <returns>What RBAC reads, and the TLVs a delegated connection carries to its sidecar: the detected protocol
+    /// and the peeked bytes.</returns>
+    private async Task<(RbacL7 L7, ProxyTlv[] Tlvs)> PeekFirstRequestAsync(SafeFd accepted, byte[] buffer, CancellationToken timeout)
     {
         var limit = Math.Min(buffer.Length, ProtocolSniffer.DefaultMaxBytes);
         SniffResult? result = null;
         var previous = -1;
+        var length = 0;
         while (true)
         {
-            var length = await PeekAsync(accepted, buffer.AsMemory(0, limit), timeout).ConfigureAwait(false);
+            length = await PeekAsync(accepted, buffer.AsMemory(0, limit), timeout).ConfigureAwait(false);
             if (length != previous)
             {
                 previous = length;
@@ -248,10 +259,15 @@ internal sealed partial class SyscallHandler
             }
             await Task.Delay(RepeekDelay, CancellationToken.None).ConfigureAwait(false);
         }
-        return result is null
-            ? new RbacL7(null, null, null, null, [], IsHttp: false, HeadersComplete: false)
-            : new RbacL7(result.Sni, result.Method, result.Path, result.Host, result.Headers,
-                IsHttp: result.Protocol == SniffedProtocol.Http1, result.HeadersComplete);
+        if (result is null)
+        {
+            return (new RbacL7(null, null, null, null, [], IsHttp: false, HeadersComplete: false), []);
+        }
+        var l7 = new RbacL7(result.Sni, result.Method, result.Path, result.Host, result.Headers,
+            IsHttp: result.Protocol == SniffedProtocol.Http1, result.HeadersComplete);
+        // Copied: the buffer goes back to the pool, and a sidecar may get these bytes later.
+        var peekedTlv = AxTlvs.PeekedBytes(buffer.AsSpan(0, Math.Min(length, MaxPeekedTlvBytes)).ToArray());
+        return (l7, result.ProtocolToken.Length > 0 ? [AxTlvs.Protocol(result.ProtocolToken), peekedTlv] : [peekedTlv]);
     }
 
     /// <summary>

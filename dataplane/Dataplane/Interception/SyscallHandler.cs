@@ -39,11 +39,13 @@ internal sealed partial class SyscallHandler
     private readonly MeshStore? _mesh;
     private readonly ChainOptions _chain;
     private readonly Interop.InetEndpoint? _chainTarget;
+    private readonly Delegation.DelegationHub? _delegation;
 
     public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, HeldConnects held, ILogger logger,
-        MeshStore? mesh = null, ChainOptions? chain = null)
+        MeshStore? mesh = null, ChainOptions? chain = null, Delegation.DelegationHub? delegation = null)
     {
         _mesh = mesh;
+        _delegation = delegation;
         _chain = chain ?? ChainOptions.None;
         _chainTarget = ChainTargetOf(_chain);
         _routing = routing;
@@ -642,7 +644,7 @@ internal sealed partial class SyscallHandler
             return false;
         }
         appSocket = dup!;
-        info = Describe(appSocket, knownDomain);
+        info = Describe(appSocket, knownDomain) with { Fd = fd };
         return true;
     }
 
@@ -731,8 +733,8 @@ internal sealed partial class SyscallHandler
         return false; // an IPv4 socket cannot reach an IPv6-only backend
     }
 
-    /// <summary>What ax learned about the application's socket.</summary>
-    internal readonly record struct AppSocketInfo(int Type, int Domain, int StatusFlags)
+    /// <summary>What ax learned about the application's socket, and its number in the application (for ADDFD).</summary>
+    internal readonly record struct AppSocketInfo(int Type, int Domain, int StatusFlags, int Fd = -1)
     {
         public bool NonBlocking => (StatusFlags & O_NONBLOCK) != 0;
     }

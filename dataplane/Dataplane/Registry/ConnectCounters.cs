@@ -25,6 +25,9 @@ public sealed class ConnectCounters
     /// <summary>Connects of <c>chain</c> services that ax connected to the chained proxy (Envoy) with a PROXY header.</summary>
     public long Chained;
 
+    /// <summary>Connections handed to the delegation sidecar as live sockets, either way (docs/delegation.md).</summary>
+    public long Delegated;
+
     /// <summary>Accepted connections that arrived through a trusted proxy, whose PROXY header ax took off.</summary>
     public long AcceptProxied;
 

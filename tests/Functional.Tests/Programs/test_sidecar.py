@@ -29,6 +29,8 @@ status = response.split(b"\r\n", 1)[0].decode()
 if " 101 " not in status + " ":
     print(f"registration failed: {status}", flush=True)
     sys.exit(1)
+# The ready byte: the daemon delegates nothing before it knows the 101 was read (docs/delegation.md).
+channel.sendall(b"\x01")
 print("registered", flush=True)
 
 

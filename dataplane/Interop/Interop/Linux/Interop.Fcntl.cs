@@ -10,7 +10,6 @@ internal static partial class Interop
         internal const int F_SETFD = 2;
         internal const int F_GETFL = 3;
         internal const int F_SETFL = 4;
-        internal const int F_DUPFD_CLOEXEC = 1030;
 
         // int fcntl(int fd, int cmd, ...): the optional argument is an int for the commands used here.
         [LibraryImport(Libraries.Libc, EntryPoint = "fcntl", SetLastError = true)]
