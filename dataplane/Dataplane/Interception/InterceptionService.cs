@@ -364,8 +364,11 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         app.RootExited = true;
         app.DetachExit();
         Log.RootExited(_logger, app.Record.Id);
-        _ = Task.Run(() => Sweep(SocketSweeper.LiveSocketInodes()));
+        _ = Task.Run(() => Sweep(SocketSweeper.LiveSocketInodes(AnyDelegated())));
     }
+
+    /// <summary>Whether some app has had a connection delegated: then its Unix socketpair ends have state to keep.</summary>
+    private bool AnyDelegated() => _apps.Values.Any(a => Interlocked.Read(ref a.Counters.Delegated) > 0);
 
     private void RemoveApp(InterceptedApp app, string reason)
     {
@@ -395,7 +398,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             {
                 if (_apps.Values.Any(a => !a.Sockets.IsEmpty || !a.PendingBinds.IsEmpty || !a.Listening.IsEmpty))
                 {
-                    Sweep(SocketSweeper.LiveSocketInodes());
+                    Sweep(SocketSweeper.LiveSocketInodes(AnyDelegated()));
                 }
             }
         }
@@ -433,7 +436,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             }
             foreach (var (inode, serviceId) in app.Listening)
             {
-                if (live.Contains(inode) || (confirmed ??= SocketSweeper.LiveSocketInodes()).Contains(inode))
+                if (live.Contains(inode) || (confirmed ??= SocketSweeper.LiveSocketInodes(AnyDelegated())).Contains(inode))
                 {
                     continue;
                 }

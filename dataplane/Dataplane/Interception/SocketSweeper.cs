@@ -17,10 +17,18 @@ internal static class SocketSweeper
 {
     private static readonly string[] Tables = ["/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6"];
 
-    /// <summary>The inodes of every TCP and UDP socket that exists now, in the daemon's network namespace.</summary>
-    public static HashSet<ulong> LiveSocketInodes()
+    /// <summary>
+    /// The inodes of every TCP and UDP socket that exists now, in the daemon's network namespace, and of every Unix
+    /// socket when <paramref name="includeUnix"/>: the application's ends of delegated socketpairs are Unix sockets,
+    /// and the table of those can be long on a busy host, so it is read only while there are some.
+    /// </summary>
+    public static HashSet<ulong> LiveSocketInodes(bool includeUnix = false)
     {
         var live = new HashSet<ulong>();
+        if (includeUnix)
+        {
+            AddUnix(live);
+        }
         foreach (var table in Tables)
         {
             try
@@ -41,5 +49,24 @@ internal static class SocketSweeper
             }
         }
         return live;
+    }
+
+    private static void AddUnix(HashSet<ulong> live)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/net/unix").Skip(1))
+            {
+                // Num RefCount Protocol Flags Type St Inode [Path]
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length > 6 && ulong.TryParse(fields[6], NumberStyles.None, CultureInfo.InvariantCulture, out var inode) && inode != 0)
+                {
+                    live.Add(inode);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
     }
 }
