@@ -237,10 +237,10 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
     [Fact]
     public async Task UnsupportedMatcher_DecisionOnlyEnvoyCouldMake_DeniedWithWarningNeverAllowed()
     {
-        // DENY when the SNI is evil.example: ax cannot see the SNI at accept, so it can neither allow nor deny. Until
-        // the connection can be chained to Envoy (issue 6), it is denied, and the daemon says why at Warning.
+        // DENY on a matcher ax cannot check at accept (dynamic metadata: a JWT claim), so it can neither allow nor deny.
+        // With no delegation sidecar to chain it to, it is denied, and the daemon says why at Warning.
         const string denySni = """
-            {"engines": [{"action": "deny", "policies": [{"name": "deny-sni", "permissions": [{"unsupported": "requested_server_name"}],
+            {"engines": [{"action": "deny", "policies": [{"name": "deny-sni", "permissions": [{"unsupported": "metadata"}],
               "principals": [{"any": true}]}]}]}
             """;
         var port = AxEnvironment.FreePort();
@@ -257,7 +257,7 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
         {
             await Task.Delay(50);
         }
-        Assert.Contains($"inbound port app=inb-sni:{port} needs a decision ax cannot make at accept (a rule uses a matcher ax cannot check at accept", ax.Daemon.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"inbound port app=inb-sni:{port} needs a decision ax cannot make at accept (a rule depends on what ax could not read at accept", ax.Daemon.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

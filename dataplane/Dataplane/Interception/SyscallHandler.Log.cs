@@ -40,9 +40,9 @@ internal sealed partial class SyscallHandler
         [LoggerMessage(1112, LogLevel.Debug, "{AppId}: connection from {Peer} to port {Port} denied and reset ({Reason})")]
         public static partial void AcceptDenied(ILogger logger, string appId, Interop.InetEndpoint peer, ushort port, string reason);
 
-        // Warning, although on the accept path: a port that ax closes because only Envoy could decide is a
-        // configuration that does not work yet (issue 6), and an operator must see it.
-        [LoggerMessage(1113, LogLevel.Warning, "{AppId}: connection from {Peer} to port {Port} denied and reset: inbound port {Key} needs a decision ax cannot make at accept ({Reason}); it is denied, never allowed, until it can be chained to Envoy")]
+        // Warning, although on the accept path: a port that ax closes because only a proxy could decide is a
+        // configuration that needs a delegation sidecar, and an operator must see it.
+        [LoggerMessage(1113, LogLevel.Warning, "{AppId}: connection from {Peer} to port {Port} denied and reset: inbound port {Key} needs a decision ax cannot make at accept ({Reason}); it is denied, never allowed, unless a delegation sidecar takes it (docs/delegation.md)")]
         public static partial void AcceptChainDenied(ILogger logger, string appId, Interop.InetEndpoint peer, ushort port, string key, string reason);
 
         [LoggerMessage(1114, LogLevel.Warning, "{AppId}: an accepted connection on inbound port {Key} has no readable address; denied and reset")]
