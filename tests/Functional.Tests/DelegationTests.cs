@@ -100,6 +100,62 @@ public sealed class DelegationTests(DelegationEnvironment ax)
         Assert.Equal("reset", after.Stdout.Trim());
     }
 
+    [Fact]
+    public async Task AxProxy_UnderAx_DropsByLabelAndPort_AndTakesTheRestDirect_ThroughTheProxysOwnFastConnect()
+    {
+        var upstream = AxEnvironment.FreePort();
+        using var echo = ExternalProcess.Start("python3", [Path.Combine(Programs, "echo_server.py"), "127.0.0.1", upstream.ToString(), "up"]);
+        await echo.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
+        MeshServiceDto Chained(string vip) => new()
+        {
+            Key = vip, Vip = vip, Mode = "chain", Reasons = ["header_mutation"], DnsNames = ["echo.default.svc.cluster.local"],
+            Clusters = [new MeshWeightedClusterDto { Name = "outbound|80||axproxy" }],
+        };
+        await ApplyAsync(new MeshUpdateRequest
+        {
+            Clusters = [new MeshClusterDto { Name = "outbound|80||axproxy", ConnectTimeout = "2s", Endpoints = [new MeshEndpointDto { Address = "127.0.0.1", Port = upstream }] }],
+            Services = [Chained("127.96.10.2:80"), Chained("127.96.10.2:81")],
+        });
+        var directory = Directory.CreateTempSubdirectory("ax-proxy-").FullName;
+        try
+        {
+            var config = Path.Combine(directory, "proxy.json");
+            await File.WriteAllTextAsync(config, """
+                {"plugins": [
+                  {"type": "drop", "match": {"port": 81}},
+                  {"type": "drop", "match": {"labels": {"team": "untrusted"}}},
+                  {"type": "direct"}
+                ]}
+                """);
+            // ax proxy runs under ax itself: its direct connect to the VIP is resolved by ax to the endpoint (the
+            // registered sidecar's own connects are never delegated back to it).
+            using var proxy = ax.StartUnderAx(["--name", "ax-proxy"],
+                [AxEnvironment.AxPath, "proxy", "--api", ax.ApiSocket, "--config", config, "--directions", "outbound"]);
+            await proxy.WaitForOutputAsync("registered with", TimeSpan.FromSeconds(30));
+
+            var direct = await ax.RunUnderAxAsync(["--name", "axp-ok", "--labels", "team=web"],
+                ["node", Path.Combine(Programs, "client.js"), "127.96.10.2", "80", "hi"]);
+            var droppedByPort = await ax.RunUnderAxAsync(["--name", "axp-port", "--labels", "team=web"],
+                ["python3", Path.Combine(Programs, "inbound_client.py"), "127.0.0.1", "127.96.10.2", "81", "no"]);
+            var droppedByLabel = await ax.RunUnderAxAsync(["--name", "axp-label", "--labels", "team=untrusted"],
+                ["python3", Path.Combine(Programs, "inbound_client.py"), "127.0.0.1", "127.96.10.2", "80", "no"]);
+
+            Assert.True(direct.ExitCode == 0, $"{direct}\nproxy: {proxy.Output}");
+            Assert.Equal("reply=up:hi peer=127.96.10.2:80", direct.Stdout.Trim());
+            Assert.Contains(droppedByPort.Stdout.Trim(), new[] { "eof", "reset" });
+            Assert.Contains(droppedByLabel.Stdout.Trim(), new[] { "eof", "reset" });
+            var proxyCounters = await CountersAsync("ax-proxy");
+            Assert.Equal(1, proxyCounters.GetProperty("redirected").GetInt64());
+            Assert.Equal(0, proxyCounters.GetProperty("delegated").GetInt64());
+            proxy.Signal();
+            await proxy.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     /// <summary><c>GET /v1/delegation</c>, with curl over the API socket.</summary>
     private async Task<string> SidecarsAsync() =>
         (await ExternalProcess.RunAsync("curl", ["-sS", "--unix-socket", ax.ApiSocket, "http://ax/v1/delegation"], TimeSpan.FromSeconds(30))).Stdout;
