@@ -63,16 +63,8 @@ public sealed class ChainTests(ChainEnvironment ax)
         return json.RootElement.EnumerateArray().Single(a => a.GetProperty("name").GetString() == name).GetProperty("connects").Clone();
     }
 
-    private static string HaproxyConfig(int port) => $"""
-        global
-            log stdout format raw local0
-            maxconn 100
-        defaults
-            mode tcp
-            log global
-            timeout connect 10s
-            timeout client 60s
-            timeout server 60s
+    private static string HaproxyConfig(int port) => Haproxy.Preamble + $"""
+
         frontend chained
             bind 127.0.0.1:{port} accept-proxy
             log-format "chained %ci:%cp -> %fi:%fp id=%[fc_pp_unique_id,hex]"
@@ -81,6 +73,7 @@ public sealed class ChainTests(ChainEnvironment ax)
             # 0.0.0.0:0 connects to the destination the PROXY header named; from 127.0.0.6, with a header of its own,
             # as Envoy's inbound passthrough would.
             server s 0.0.0.0:0 send-proxy-v2 source 127.0.0.6
+
         """;
 
     [Fact]
@@ -96,7 +89,7 @@ public sealed class ChainTests(ChainEnvironment ax)
         try
         {
             var config = Path.Combine(directory, "haproxy.cfg");
-            await File.WriteAllTextAsync(config, HaproxyConfig(ax.EnvoyPort) + "\n");
+            await File.WriteAllTextAsync(config, HaproxyConfig(ax.EnvoyPort));
             using var haproxy = ax.StartUnderAx(["--name", "chain-proxy", "--labels", "app=chain-proxy"], [Haproxy.Executable, "-db", "-f", config]);
             await ax.WaitForServiceAsync(ax.EnvoyPort, haproxy);
 
