@@ -110,18 +110,21 @@ public sealed class ProxyChainTests
     {
         var directory = TestSupport.NewDirectory();
         var path = Path.Combine(directory, "next.sock");
-        using var next = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        next.Bind(new UnixDomainSocketEndPoint(path));
-        next.Listen(4);
+        Assert.Equal(Errno.Success, Sockets.Create(SocketConstants.AF_UNIX, SocketConstants.SOCK_STREAM, 0, nonBlocking: false, closeOnExec: true, out var next));
+        using var listener = next!;
+        var sockaddr = new byte[110];
+        Assert.Equal(Errno.Success, Sockets.WriteUnixSockaddr(path, sockaddr, out var sockaddrLength));
+        Assert.Equal(Errno.Success, Sockets.Bind(listener, sockaddr.AsSpan(0, sockaddrLength)));
+        Assert.Equal(Errno.Success, Sockets.Listen(listener, 4));
         await using var harness = new ProxyChainHarness($$"""{ "plugins": [ { "type": "forward-delegation", "path": "{{path}}" } ] }""");
         var header = TestSupport.Header("10.0.0.7:33000", "10.96.3.4:11211", AxTlvs.Identity(new AxIdentity("shop", "cart")));
 
         using var app = harness.Outbound(header);
-        using var connection = await next.AcceptAsync().WaitAsync(TestSupport.Timeout);
+        Assert.Equal(Errno.Success, Sockets.Poll(listener, EpollEvents.In, (int)TestSupport.Timeout.TotalMilliseconds, out var ready));
+        Assert.NotEqual(EpollEvents.None, ready);
+        Assert.Equal(Errno.Success, Sockets.Accept(listener, [], out _, nonBlocking: true, closeOnExec: true, out var accepted));
         using var reactor = new EpollReactor("test-next");
-        var raw = connection.SafeHandle.DangerousGetHandle();
-        connection.SafeHandle.SetHandleAsInvalid();
-        using var reader = new DelegationReader(SafeFd.FromOwned((int)raw), reactor);
+        using var reader = new DelegationReader(accepted!, reactor);
         using var frame = await reader.ReadAsync().AsTask().WaitAsync(TestSupport.Timeout);
 
         Assert.NotNull(frame);
