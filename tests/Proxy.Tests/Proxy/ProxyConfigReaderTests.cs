@@ -93,5 +93,8 @@ public sealed class ProxyConfigReaderTests
 
         Assert.Equal("got 12 from 127.0.0.1\nvia ax proxy", System.Text.Encoding.ASCII.GetString(await TestSupport.ReadToEndAsync(app)));
         Assert.Equal("e2e", Assert.Single(daemon.Hub.Sidecars).Name);
+        var listed = await ExternalProcess.RunAsync(Path.Combine(AppContext.BaseDirectory, "ax"), ["get", "sidecars", "--api", daemon.SocketPath], TestSupport.Timeout);
+        Assert.Equal(0, listed.ExitCode);
+        Assert.Matches(@"e2e\s+outbound\s+1\s", listed.Stdout);
     }
 }
