@@ -30,6 +30,7 @@ public static class ApiCommands
         command.Subcommands.Add(CreateGetServices());
         command.Subcommands.Add(CreateGetRefs());
         command.Subcommands.Add(CreateGetMesh());
+        command.Subcommands.Add(CreateGetSidecars());
         return command;
     }
 
@@ -213,6 +214,32 @@ public static class ApiCommands
                 table.Add(r.Name, r.Vip, r.Selector, r.Clients, r.Dns, r.Backends.ToString(culture), r.Wait, held, TableWriter.Age(r.CreatedAt, now));
             }
             return Print(parse, table, refs.Count, "refs");
+        }));
+        return command;
+    }
+
+    private static Command CreateGetSidecars()
+    {
+        var (output, api) = (CreateOutputOption(), CreateApiOption());
+        var command = new Command("sidecars", "List the sidecars registered for socket delegation (docs/delegation.md).") { output, api };
+        command.Aliases.Add("sidecar");
+        command.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
+        {
+            var sidecars = await client.GetSidecarsAsync(cancellationToken).ConfigureAwait(false);
+            if (IsJson(parse, output))
+            {
+                var indented = new Dataplane.Delegation.DelegationJsonContext(
+                    new JsonSerializerOptions(Dataplane.Delegation.DelegationJsonContext.Default.Options) { WriteIndented = true, TypeInfoResolver = null });
+                await stdout.WriteLineAsync(JsonSerializer.Serialize(sidecars, indented.ListSidecarDto)).ConfigureAwait(false);
+                return 0;
+            }
+            var table = new TableWriter("NAME", "DIRECTIONS", "DELEGATED", "AGE");
+            var now = DateTimeOffset.UtcNow;
+            foreach (var s in sidecars)
+            {
+                table.Add(s.Name, string.Join(',', s.Directions), s.Delegated.ToString(CultureInfo.InvariantCulture), TableWriter.Age(s.RegisteredSince, now));
+            }
+            return Print(parse, table, sidecars.Count, "sidecars");
         }));
         return command;
     }

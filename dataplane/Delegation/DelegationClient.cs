@@ -135,28 +135,62 @@ public static class DelegationClient
     private static async Task<string> ReadBodyAsync(SafeFd socket, byte[] buffer, int headerLength, int length, EpollReactor reactor,
         CancellationToken cancellationToken)
     {
+        const int MaxBody = 64 * 1024;
         var head = Encoding.ASCII.GetString(buffer, 0, headerLength);
-        var contentLength = 0;
+        int? contentLength = null;
+        var chunked = false;
         foreach (var line in head.Split("\r\n"))
         {
-            if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+            if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)
+                && int.TryParse(line.AsSpan("Content-Length:".Length).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
             {
-                _ = int.TryParse(line.AsSpan("Content-Length:".Length).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out contentLength);
+                contentLength = Math.Min(parsed, MaxBody);
             }
+            chunked |= line.StartsWith("Transfer-Encoding:", StringComparison.OrdinalIgnoreCase) && line.Contains("chunked", StringComparison.OrdinalIgnoreCase);
         }
-        contentLength = Math.Min(contentLength, 64 * 1024);
-        var body = new byte[contentLength];
-        var have = Math.Min(length - headerLength, contentLength);
-        buffer.AsSpan(headerLength, have).CopyTo(body);
-        while (have < contentLength)
+
+        // The error bodies are small JSON: collect the raw bytes until the length is reached, or, chunked, until the
+        // last chunk; then decode.
+        var body = new List<byte>(buffer.AsSpan(headerLength, length - headerLength).ToArray());
+        var chunk = new byte[4096];
+        while (body.Count < MaxBody && (contentLength is { } expected ? body.Count < expected : chunked && !EndsWithLastChunk(body)))
         {
-            var read = await AsyncSocket.ReceiveAsync(socket, body.AsMemory(have), reactor, cancellationToken).ConfigureAwait(false);
+            var read = await AsyncSocket.ReceiveAsync(socket, chunk, reactor, cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 break;
             }
-            have += read;
+            body.AddRange(chunk.AsSpan(0, read));
         }
-        return Encoding.UTF8.GetString(body, 0, have);
+        var raw = body.ToArray();
+        return Encoding.UTF8.GetString(chunked && contentLength is null ? Dechunk(raw) : raw);
+    }
+
+    private static bool EndsWithLastChunk(List<byte> body) =>
+        body.Count >= 5 && body[^5] == '0' && body[^4] == '\r' && body[^3] == '\n' && body[^2] == '\r' && body[^1] == '\n';
+
+    // RFC 9112 section 7.1: size in hex, CRLF, data, CRLF; a zero size ends it. Extensions and trailers are skipped.
+    private static byte[] Dechunk(byte[] raw)
+    {
+        var output = new List<byte>();
+        var offset = 0;
+        while (offset < raw.Length)
+        {
+            var lineEnd = raw.AsSpan(offset).IndexOf("\r\n"u8);
+            if (lineEnd < 0)
+            {
+                break;
+            }
+            var sizeText = Encoding.ASCII.GetString(raw, offset, lineEnd).Split(';')[0].Trim();
+            if (!int.TryParse(sizeText, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var size) || size == 0)
+            {
+                break;
+            }
+            offset += lineEnd + 2;
+            size = Math.Min(size, raw.Length - offset);
+            output.AddRange(raw.AsSpan(offset, size));
+            offset += size + 2;
+        }
+        return [.. output];
     }
 }

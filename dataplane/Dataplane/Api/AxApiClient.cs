@@ -90,6 +90,10 @@ public sealed class AxApiClient : IDisposable
     public Task<MeshStateDto> GetMeshAsync(CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Get, "v1/mesh", null, ApiJsonContext.Default.MeshStateDto, cancellationToken);
 
+    /// <summary><c>GET /v1/delegation</c>: the sidecars registered for socket delegation.</summary>
+    public Task<List<Delegation.SidecarDto>> GetSidecarsAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "v1/delegation", null, Delegation.DelegationJsonContext.Default.ListSidecarDto, cancellationToken);
+
     /// <summary><c>POST /v1/mesh</c>: applies one atomic change of the mesh rules.</summary>
     public Task<MeshUpdateResponse> UpdateMeshAsync(MeshUpdateRequest request, CancellationToken cancellationToken = default)
     {
