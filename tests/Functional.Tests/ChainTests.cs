@@ -191,4 +191,31 @@ public sealed class ChainTests(ChainEnvironment ax)
         var counters = await CountersAsync(name);
         Assert.Equal(1, counters.GetProperty("acceptProxied").GetInt64());
     }
+
+    [Fact]
+    public async Task ChainedInboundPort_AdmitsWhatCameThroughTheTrustedProxy_DeniesTheRest()
+    {
+        var port = AxEnvironment.FreePort();
+        using (var client = new AxApiClient(ax.ApiSocket))
+        {
+            // A port that needs Envoy (ext_authz): only connections Envoy has seen may reach the application.
+            await client.UpdateMeshAsync(new MeshUpdateRequest
+            {
+                Inbound = [new MeshInboundPortDto { Key = $"authz:{port}", Selector = "app=chain-authz", Port = port, Mode = "chain", Reasons = ["ext_authz"] }],
+            });
+        }
+        using var server = ax.StartUnderAx(["--name", "chain-authz", "--labels", "app=chain-authz"],
+            ["python3", Path.Combine(Programs, "inbound_server.py"), "127.0.0.1", port.ToString(), "srv"]);
+        await server.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
+
+        var viaProxy = await ExternalProcess.RunAsync("python3",
+            [Path.Combine(Programs, "proxied_client.py"), "127.0.0.6", "127.0.0.1", port.ToString(), "checked", "proxy", "127.0.0.9", "5555"], TimeSpan.FromSeconds(30));
+        var direct = await ExternalProcess.RunAsync("python3",
+            [Path.Combine(Programs, "inbound_client.py"), "127.0.0.2", "127.0.0.1", port.ToString(), "unchecked"], TimeSpan.FromSeconds(30));
+
+        Assert.StartsWith("reply=srv:checked local=127.0.0.6:", viaProxy.Stdout.Trim(), StringComparison.Ordinal);
+        Assert.Equal("reset", direct.Stdout.Trim());
+        Assert.Contains("accepted 127.0.0.9:5555 getpeername=127.0.0.9:5555", server.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("accepted 127.0.0.2", server.Stdout, StringComparison.Ordinal);
+    }
 }

@@ -156,9 +156,8 @@ public sealed class DelegationTests(DelegationEnvironment ax)
         }
     }
 
-    /// <summary><c>GET /v1/delegation</c>, with curl over the API socket.</summary>
-    private async Task<string> SidecarsAsync() =>
-        (await ExternalProcess.RunAsync("curl", ["-sS", "--unix-socket", ax.ApiSocket, "http://ax/v1/delegation"], TimeSpan.FromSeconds(30))).Stdout;
+    /// <summary><c>ax get sidecars -o json</c>.</summary>
+    private async Task<string> SidecarsAsync() => (await ax.AxAsync("get", "sidecars", "-o", "json")).Stdout;
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {

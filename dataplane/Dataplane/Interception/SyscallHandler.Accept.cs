@@ -153,7 +153,7 @@ internal sealed partial class SyscallHandler
                     kept = true;
                     return AcceptOutcome.Inspecting;
                 }
-                if (!Allows(in call, accepted!, peerAddress, l7: null, peeked: default, out var delegated))
+                if (!Allows(in call, accepted!, peerAddress, l7: null, peeked: default, viaTrustedProxy: false, out var delegated))
                 {
                     Reset(accepted!);
                     continue; // the call goes on waiting for the next connection, as if this one never came
@@ -222,8 +222,11 @@ internal sealed partial class SyscallHandler
     /// </summary>
     /// <returns>True when the connection may go on: <paramref name="delegated"/> says whether it went to the inbound
     /// sidecar already (the call has its answer), or is the caller's to install.</returns>
+    /// <remarks>A connection that came through a trusted proxy (<paramref name="viaTrustedProxy"/>) has been through
+    /// Envoy already: what only Envoy could decide, Envoy decided, so a chained port lets it in unless its RBAC denies
+    /// the original client outright. Chaining it again would loop.</remarks>
     private bool Allows(in AcceptCall call, SafeFd accepted, ReadOnlySpan<byte> peerAddress, RbacL7? l7, ReadOnlySpan<ProxyTlv> peeked,
-        out bool delegated)
+        bool viaTrustedProxy, out bool delegated)
     {
         delegated = false;
         var app = call.App;
@@ -251,10 +254,14 @@ internal sealed partial class SyscallHandler
         var principal = policy.UsesPrincipal ? PeerIdentity.PrincipalOf(_registry, in peer, in local) : null;
         var result = RbacEvaluator.Evaluate(policy.Rbac, new RbacRequest(peer.Address, peer.Port, local.Address, local.Port, principal, l7));
         var decision = result.Decision;
-        if (decision == RbacDecision.Allow && policy.Mode == MeshMode.Chain && !OnlyIdentityWasMissing(policy, principal))
+        if (viaTrustedProxy && decision == RbacDecision.Chain)
+        {
+            decision = RbacDecision.Allow;
+        }
+        else if (decision == RbacDecision.Allow && policy.Mode == MeshMode.Chain && !viaTrustedProxy && !OnlyIdentityWasMissing(policy, principal))
         {
             // The port needs Envoy for something other than RBAC (an L7 policy, ext_authz, a Lua filter...): its RBAC
-            // passing is not enough. Until chaining (issue 6), such a port is closed rather than open.
+            // passing is not enough, and the connection goes to a proxy (or is closed).
             decision = RbacDecision.Chain;
         }
         switch (decision)

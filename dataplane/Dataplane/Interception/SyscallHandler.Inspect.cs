@@ -89,7 +89,7 @@ internal sealed partial class SyscallHandler
                 (l7, peeked) = await PeekFirstRequestAsync(accepted, buffer, timeout.Token).ConfigureAwait(false);
             }
 
-            if (!Allows(in call, accepted, peerAddress, l7, peeked, out var delegated))
+            if (!Allows(in call, accepted, peerAddress, l7, peeked, viaTrustedProxy: needs.ProxyHeader, out var delegated))
             {
                 Reset(accepted);
                 listenerOwned = !AcceptAgain(in call);
