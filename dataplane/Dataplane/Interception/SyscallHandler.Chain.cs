@@ -52,7 +52,16 @@ internal sealed partial class SyscallHandler
         if (envoy is null)
         {
             Interlocked.Increment(ref app.Counters.Passthrough);
-            Log.ChainUnavailable(_logger, app.Record.Id, destination, decision.Ref?.Name);
+            // Once per service at Warning (an operator must learn that L7 policy is not applied), then at Debug: this
+            // is the connect path. TryAdd of a name already present allocates nothing.
+            if (decision.Ref is { } reference && _chainWarned.TryAdd(reference.Name, 0))
+            {
+                Log.ChainUnavailableOnce(_logger, app.Record.Id, destination, reference.Name);
+            }
+            else
+            {
+                Log.ChainUnavailable(_logger, app.Record.Id, destination, decision.Ref?.Name);
+            }
             Continue(app, id);
             return false;
         }
@@ -83,8 +92,14 @@ internal sealed partial class SyscallHandler
     private static Interop.InetEndpoint? ChainTargetOf(ChainOptions options) =>
         options.Envoy is { } envoy ? Interop.InetEndpoint.FromIPEndPoint(envoy) : null;
 
+    /// <summary>The chain services already warned about (no Envoy, no sidecar); bounded by the number of services.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _chainWarned = new(StringComparer.Ordinal);
+
     private static partial class Log
     {
+        [LoggerMessage(1124, LogLevel.Warning, "{AppId}: connect to {Destination} (service {Ref}) needs a proxy (an L7 policy), but the daemon has neither a delegation sidecar nor --envoy: it connects as asked and the policy is not applied. Said once per service.")]
+        public static partial void ChainUnavailableOnce(ILogger logger, string appId, Interop.InetEndpoint destination, string @ref);
+
         [LoggerMessage(1120, LogLevel.Debug, "{AppId}: connect to {Destination} (service {Ref}) needs the chained proxy, but the daemon has no --envoy: it connects as asked")]
         public static partial void ChainUnavailable(ILogger logger, string appId, Interop.InetEndpoint destination, string? @ref);
     }
