@@ -108,7 +108,11 @@ public sealed class DelegationTests(DelegationEnvironment ax)
         await echo.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
         MeshServiceDto Chained(string vip) => new()
         {
-            Key = vip, Vip = vip, Mode = "chain", Reasons = ["header_mutation"], DnsNames = ["echo.default.svc.cluster.local"],
+            Key = vip,
+            Vip = vip,
+            Mode = "chain",
+            Reasons = ["header_mutation"],
+            DnsNames = ["echo.default.svc.cluster.local"],
             Clusters = [new MeshWeightedClusterDto { Name = "outbound|80||axproxy" }],
         };
         await ApplyAsync(new MeshUpdateRequest
