@@ -81,6 +81,33 @@ public sealed class PeekPolicyTests(AxEnvironment ax)
     }
 
     [Fact]
+    public async Task HttpAdminPath_NonblockingNodeServer_DeniedFromThePeek_EventLoopServesTheRest()
+    {
+        var port = AxEnvironment.FreePort();
+        const string DenyAdmin = """
+            {"engines": [{"action": "deny", "policies": [{"name": "deny-admin",
+              "permissions": [{"urlPath": {"path": {"prefix": "/admin"}}}], "principals": [{"any": true}]}]}]}
+            """;
+        await ProgramInboundAsync("app=peek-node", port, DenyAdmin);
+        // libuv accepts on a nonblocking listener when epoll reports it readable: the accept call is held while ax
+        // peeks, and the loop goes on once it returns.
+        const string Server = "require('http').createServer((q, s) => { console.log('request ' + q.url); s.end('node ' + q.url + '\\n'); })"
+            + ".listen(Number(process.argv[1]), '127.0.0.1', () => console.log('listening'));";
+        using var server = ax.StartUnderAx(["--name", "peek-node", "--labels", "app=peek-node"], ["node", "-e", Server, port.ToString()]);
+        await server.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
+
+        var admin = await CurlAsync($"http://127.0.0.1:{port}/admin");
+        var oks = await Task.WhenAll(Enumerable.Range(0, 5).Select(i => CurlAsync($"http://127.0.0.1:{port}/ok{i}")));
+
+        Assert.NotEqual(0, admin.ExitCode);
+        Assert.All(oks.Select((r, i) => (r, i)), x => Assert.Equal($"node /ok{x.i}\n", x.r.Stdout));
+        Assert.DoesNotContain("request /admin", server.Stdout, StringComparison.Ordinal);
+        var counters = await CountersAsync("peek-node");
+        Assert.Equal(1, counters.GetProperty("acceptDenied").GetInt64());
+        Assert.Equal(5, counters.GetProperty("acceptAllowed").GetInt64());
+    }
+
+    [Fact]
     public async Task TlsServerName_DeniedFromThePeekedClientHello_OfCurlAndOpensslSClient()
     {
         var port = AxEnvironment.FreePort();
