@@ -36,14 +36,8 @@ public sealed class ChainTests(ChainEnvironment ax)
 {
     private static readonly string Programs = Path.Combine(AppContext.BaseDirectory, "Programs");
 
-    private async Task ApplyAsync(MeshUpdateRequest request)
-    {
-        using var client = new AxApiClient(ax.ApiSocket);
-        await client.UpdateMeshAsync(request);
-    }
-
     /// <summary>A chain service at <paramref name="vip"/> whose one cluster has one endpoint, 127.0.0.1:<paramref name="port"/>.</summary>
-    private Task ChainServiceAsync(string name, string vip, int port, string dns) => ApplyAsync(new MeshUpdateRequest
+    private Task ChainServiceAsync(string name, string vip, int port, string dns) => ax.UpdateMeshAsync(new MeshUpdateRequest
     {
         Clusters = [new MeshClusterDto { Name = $"outbound|80||{name}", ConnectTimeout = "2s", Endpoints = [new MeshEndpointDto { Address = "127.0.0.1", Port = port }] }],
         Services =
@@ -55,13 +49,6 @@ public sealed class ChainTests(ChainEnvironment ax)
             },
         ],
     });
-
-    private async Task<JsonElement> CountersAsync(string name)
-    {
-        var apps = await ax.AxAsync("get", "apps", "-o", "json");
-        using var json = JsonDocument.Parse(apps.Stdout);
-        return json.RootElement.EnumerateArray().Single(a => a.GetProperty("name").GetString() == name).GetProperty("connects").Clone();
-    }
 
     private static string HaproxyConfig(int port) => Haproxy.Preamble + $"""
 
@@ -105,10 +92,10 @@ public sealed class ChainTests(ChainEnvironment ax)
             // The server saw the client, not HAProxy's 127.0.0.6: ax took HAProxy's header off at accept.
             Assert.Contains($"accepted 127.0.0.2:{clientPort} getpeername=127.0.0.2:{clientPort}", server.Stdout, StringComparison.Ordinal);
             // HAProxy's own connect to the VIP went to the endpoint (fast), not back to itself.
-            var proxy = await CountersAsync("chain-proxy");
+            var proxy = await ax.AppCountersAsync("chain-proxy");
             Assert.Equal(0, proxy.GetProperty("chained").GetInt64());
             Assert.Equal(1, proxy.GetProperty("redirected").GetInt64());
-            Assert.Equal(1, (await CountersAsync("chain-srv")).GetProperty("acceptProxied").GetInt64());
+            Assert.Equal(1, (await ax.AppCountersAsync("chain-srv")).GetProperty("acceptProxied").GetInt64());
         }
         finally
         {
@@ -188,7 +175,7 @@ public sealed class ChainTests(ChainEnvironment ax)
         }
         Assert.Contains("accepted 127.0.0.6:", server.Stdout, StringComparison.Ordinal); // the LOCAL and header-less ones
         Assert.Contains("accepted 127.0.0.2:", server.Stdout, StringComparison.Ordinal);
-        var counters = await CountersAsync(name);
+        var counters = await ax.AppCountersAsync(name);
         Assert.Equal(1, counters.GetProperty("acceptProxied").GetInt64());
     }
 

@@ -25,21 +25,8 @@ public sealed class DelegationTests(DelegationEnvironment ax)
 {
     private static readonly string Programs = Path.Combine(AppContext.BaseDirectory, "Programs");
 
-    private async Task ApplyAsync(MeshUpdateRequest request)
-    {
-        using var client = new AxApiClient(ax.ApiSocket);
-        await client.UpdateMeshAsync(request);
-    }
-
     private ExternalProcess StartSidecar(int upstreamPort) => ExternalProcess.Start("python3",
         [Path.Combine(Programs, "test_sidecar.py"), ax.ApiSocket, "127.0.0.1", upstreamPort.ToString()]);
-
-    private async Task<JsonElement> CountersAsync(string name)
-    {
-        var apps = await ax.AxAsync("get", "apps", "-o", "json");
-        using var json = JsonDocument.Parse(apps.Stdout);
-        return json.RootElement.EnumerateArray().Single(a => a.GetProperty("name").GetString() == name).GetProperty("connects").Clone();
-    }
 
     [Fact]
     public async Task ChainedConnects_OutboundAndInbound_GoToTheSidecarAsLiveSockets()
@@ -48,7 +35,7 @@ public sealed class DelegationTests(DelegationEnvironment ax)
         var serverPort = AxEnvironment.FreePort();
         using var echo = ExternalProcess.Start("python3", [Path.Combine(Programs, "echo_server.py"), "127.0.0.1", upstream.ToString(), "up"]);
         await echo.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
-        await ApplyAsync(new MeshUpdateRequest
+        await ax.UpdateMeshAsync(new MeshUpdateRequest
         {
             Clusters = [new MeshClusterDto { Name = "outbound|80||deleg", ConnectTimeout = "2s", Endpoints = [new MeshEndpointDto { Address = "127.0.0.1", Port = upstream }] }],
             Services =
@@ -90,7 +77,7 @@ public sealed class DelegationTests(DelegationEnvironment ax)
         Assert.Contains($"src=127.0.0.2:{clientPort} dst=127.0.0.1:{serverPort}", sidecar.Stdout, StringComparison.Ordinal);
         // accept() and getpeername() on the pair's end both name the real client.
         Assert.Contains($"accepted 127.0.0.2:{clientPort} getpeername=127.0.0.2:{clientPort}", server.Stdout, StringComparison.Ordinal);
-        Assert.Equal(1, (await CountersAsync("deleg-srv")).GetProperty("delegated").GetInt64());
+        Assert.Equal(1, (await ax.AppCountersAsync("deleg-srv")).GetProperty("delegated").GetInt64());
 
         // Without the sidecar, a chained inbound connection is denied again, never allowed.
         sidecar.Kill();
@@ -115,7 +102,7 @@ public sealed class DelegationTests(DelegationEnvironment ax)
             DnsNames = ["echo.default.svc.cluster.local"],
             Clusters = [new MeshWeightedClusterDto { Name = "outbound|80||axproxy" }],
         };
-        await ApplyAsync(new MeshUpdateRequest
+        await ax.UpdateMeshAsync(new MeshUpdateRequest
         {
             Clusters = [new MeshClusterDto { Name = "outbound|80||axproxy", ConnectTimeout = "2s", Endpoints = [new MeshEndpointDto { Address = "127.0.0.1", Port = upstream }] }],
             Services = [Chained("127.96.10.2:80"), Chained("127.96.10.2:81")],
@@ -148,7 +135,7 @@ public sealed class DelegationTests(DelegationEnvironment ax)
             Assert.Equal("reply=up:hi peer=127.96.10.2:80", direct.Stdout.Trim());
             Assert.Contains(droppedByPort.Stdout.Trim(), new[] { "eof", "reset" });
             Assert.Contains(droppedByLabel.Stdout.Trim(), new[] { "eof", "reset" });
-            var proxyCounters = await CountersAsync("ax-proxy");
+            var proxyCounters = await ax.AppCountersAsync("ax-proxy");
             Assert.Equal(1, proxyCounters.GetProperty("redirected").GetInt64());
             Assert.Equal(0, proxyCounters.GetProperty("delegated").GetInt64());
             proxy.Signal();

@@ -27,32 +27,14 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
         {"engines": [{"action": "deny", "policies": [{"name": "deny-3", "permissions": [{"any": true}], "principals": [{"sourceIp": "127.0.0.3/32"}]}]}]}
         """;
 
-    /// <summary>Programs one inbound port before the server starts, so its very first accept is already ax's.</summary>
-    private async Task ProgramInboundAsync(string selector, int port, string rbac, string? mode = null)
-    {
-        using var client = new AxApiClient(ax.ApiSocket);
-        using var document = JsonDocument.Parse(rbac);
-        await client.UpdateMeshAsync(new MeshUpdateRequest
-        {
-            Inbound = [new MeshInboundPortDto { Key = $"{selector}:{port}", Selector = selector, Port = port, Mode = mode, Rbac = document.RootElement.Clone() }],
-        });
-    }
-
     private static Task<ProcessResult> ClientAsync(string source, int port, string message) =>
         ExternalProcess.RunAsync("python3", [Path.Combine(Programs, "inbound_client.py"), source, "127.0.0.1", port.ToString(), message], TimeSpan.FromSeconds(30));
-
-    private async Task<JsonElement> AppCountersAsync(string name)
-    {
-        var apps = await ax.AxAsync("get", "apps", "-o", "json");
-        using var json = JsonDocument.Parse(apps.Stdout);
-        return json.RootElement.EnumerateArray().Single(a => a.GetProperty("name").GetString() == name).GetProperty("connects").Clone();
-    }
 
     [Fact]
     public async Task PythonBlockingServer_AllowedSourceServedDeniedSourceReset()
     {
         var port = AxEnvironment.FreePort();
-        await ProgramInboundAsync("app=inb-py", port, AllowTwoDenyThree);
+        await ax.ProgramInboundAsync("app=inb-py", port, AllowTwoDenyThree);
         using var server = ax.StartUnderAx(["--name", "inb-py", "--labels", "app=inb-py"],
             ["python3", Path.Combine(Programs, "inbound_server.py"), "127.0.0.1", port.ToString(), "py"]);
         await server.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
@@ -72,7 +54,7 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
         Assert.Contains($"accepted 127.0.0.2:{clientPort} getpeername=127.0.0.2:{clientPort}", server.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("127.0.0.3", server.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("accepted 127.0.0.1", server.Stdout, StringComparison.Ordinal);
-        var counters = await AppCountersAsync("inb-py");
+        var counters = await ax.AppCountersAsync("inb-py");
         Assert.Equal(2, counters.GetProperty("acceptAllowed").GetInt64());
         Assert.Equal(2, counters.GetProperty("acceptDenied").GetInt64());
     }
@@ -81,7 +63,7 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
     public async Task PythonServer_ThreeThreadsBlockedInAccept_EachGetsItsOwnConnection()
     {
         var port = AxEnvironment.FreePort();
-        await ProgramInboundAsync("app=inb-threads", port, AllowTwoDenyThree);
+        await ax.ProgramInboundAsync("app=inb-threads", port, AllowTwoDenyThree);
         using var server = ax.StartUnderAx(["--labels", "app=inb-threads"],
             ["python3", Path.Combine(Programs, "inbound_server.py"), "127.0.0.1", port.ToString(), "mt", "3"]);
         await server.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
@@ -99,7 +81,7 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
     public async Task NodeNonblockingServer_AllowedSourceServedDeniedSourceReset()
     {
         var port = AxEnvironment.FreePort();
-        await ProgramInboundAsync("app=inb-node", port, AllowTwoDenyThree);
+        await ax.ProgramInboundAsync("app=inb-node", port, AllowTwoDenyThree);
         using var server = ax.StartUnderAx(["--name", "inb-node", "--labels", "app=inb-node"],
             ["node", Path.Combine(Programs, "inbound_server.js"), "127.0.0.1", port.ToString(), "js"]);
         await server.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
@@ -114,7 +96,7 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
         var clientPort = allowed.Stdout.Trim().Split(':')[^1];
         Assert.Contains($"accepted 127.0.0.2:{clientPort}", server.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("127.0.0.3", server.Stdout, StringComparison.Ordinal);
-        var counters = await AppCountersAsync("inb-node");
+        var counters = await ax.AppCountersAsync("inb-node");
         Assert.Equal(2, counters.GetProperty("acceptAllowed").GetInt64());
         Assert.Equal(1, counters.GetProperty("acceptDenied").GetInt64());
     }
@@ -123,7 +105,7 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
     public async Task RedisServer_DenyRuleOnSourceIp_RedisCliFromDeniedSourceFails()
     {
         var port = AxEnvironment.FreePort();
-        await ProgramInboundAsync("app=inb-redis", port, DenyThree);
+        await ax.ProgramInboundAsync("app=inb-redis", port, DenyThree);
         using var server = ax.StartUnderAx(["--labels", "app=inb-redis"],
             ["redis-server", "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
         await ax.WaitForServiceAsync(port, server);
@@ -157,7 +139,7 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
         var labels = withPolicy ? "app=inb-flags-policy" : "app=inb-flags-none";
         if (withPolicy)
         {
-            await ProgramInboundAsync(labels, port, DenyThree);
+            await ax.ProgramInboundAsync(labels, port, DenyThree);
         }
         var underAx = await ax.RunUnderAxAsync(["--name", labels[4..], "--labels", labels], ["python3", Path.Combine(Programs, "accept_flags.py"), "127.0.0.1", port.ToString()]);
 
@@ -172,7 +154,7 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
     public async Task BlockingAccept_InterruptedBySignal_BehavesAsInTheKernelAndLeaksNoFd()
     {
         var port = AxEnvironment.FreePort();
-        await ProgramInboundAsync("app=inb-signal", port, DenyThree);
+        await ax.ProgramInboundAsync("app=inb-signal", port, DenyThree);
         using var server = ax.StartUnderAx(["--labels", "app=inb-signal"], ["python3", Path.Combine(Programs, "accept_signal.py"), "127.0.0.1", port.ToString()]);
         await server.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
         var baseline = DaemonFdCount();
@@ -244,7 +226,7 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
               "principals": [{"any": true}]}]}]}
             """;
         var port = AxEnvironment.FreePort();
-        await ProgramInboundAsync("app=inb-sni", port, denySni);
+        await ax.ProgramInboundAsync("app=inb-sni", port, denySni);
         using var server = ax.StartUnderAx(["--labels", "app=inb-sni"], ["python3", Path.Combine(Programs, "inbound_server.py"), "127.0.0.1", port.ToString(), "sni"]);
         await server.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
 
@@ -264,7 +246,7 @@ public sealed class InboundPolicyTests(AxEnvironment ax)
     public async Task BlockingAccept_SoRcvtimeo_AnswersEagainAsTheKernel()
     {
         var port = AxEnvironment.FreePort();
-        await ProgramInboundAsync("app=inb-timeout", port, DenyThree);
+        await ax.ProgramInboundAsync("app=inb-timeout", port, DenyThree);
 
         var result = await ax.RunUnderAxAsync(["--labels", "app=inb-timeout"], ["python3", Path.Combine(Programs, "accept_timeout.py"), "127.0.0.1", port.ToString(), "0.6"]);
 

@@ -16,23 +16,6 @@ public sealed class PeekPolicyTests(AxEnvironment ax)
 {
     private static readonly string Programs = Path.Combine(AppContext.BaseDirectory, "Programs");
 
-    private async Task ProgramInboundAsync(string selector, int port, string rbac)
-    {
-        using var client = new AxApiClient(ax.ApiSocket);
-        using var document = JsonDocument.Parse(rbac);
-        await client.UpdateMeshAsync(new MeshUpdateRequest
-        {
-            Inbound = [new MeshInboundPortDto { Key = $"{selector}:{port}", Selector = selector, Port = port, Rbac = document.RootElement.Clone() }],
-        });
-    }
-
-    private async Task<JsonElement> CountersAsync(string name)
-    {
-        var apps = await ax.AxAsync("get", "apps", "-o", "json");
-        using var json = JsonDocument.Parse(apps.Stdout);
-        return json.RootElement.EnumerateArray().Single(a => a.GetProperty("name").GetString() == name).GetProperty("connects").Clone();
-    }
-
     private static Task<ProcessResult> CurlAsync(params string[] arguments) =>
         ExternalProcess.RunAsync("curl", ["-sS", "--max-time", "10", .. arguments], TimeSpan.FromSeconds(30));
 
@@ -44,7 +27,7 @@ public sealed class PeekPolicyTests(AxEnvironment ax)
             {"engines": [{"action": "deny", "policies": [{"name": "deny-admin",
               "permissions": [{"urlPath": {"path": {"prefix": "/admin"}}}], "principals": [{"any": true}]}]}]}
             """;
-        await ProgramInboundAsync("app=peek-http", port, DenyAdmin);
+        await ax.ProgramInboundAsync("app=peek-http", port, DenyAdmin);
         var root = Directory.CreateTempSubdirectory("ax-peek-http-").FullName;
         try
         {
@@ -70,7 +53,7 @@ public sealed class PeekPolicyTests(AxEnvironment ax)
             Assert.Contains("501", okPost.Stdout, StringComparison.Ordinal);
             Assert.DoesNotContain("/admin/secret.txt", server.Stderr, StringComparison.Ordinal);
             Assert.Contains("GET /ok.txt?admin=/admin", server.Stderr, StringComparison.Ordinal);
-            var counters = await CountersAsync("peek-http");
+            var counters = await ax.AppCountersAsync("peek-http");
             Assert.Equal(2, counters.GetProperty("acceptDenied").GetInt64());
             Assert.Equal(2, counters.GetProperty("acceptAllowed").GetInt64());
         }
@@ -88,7 +71,7 @@ public sealed class PeekPolicyTests(AxEnvironment ax)
             {"engines": [{"action": "deny", "policies": [{"name": "deny-admin",
               "permissions": [{"urlPath": {"path": {"prefix": "/admin"}}}], "principals": [{"any": true}]}]}]}
             """;
-        await ProgramInboundAsync("app=peek-node", port, DenyAdmin);
+        await ax.ProgramInboundAsync("app=peek-node", port, DenyAdmin);
         // libuv accepts on a nonblocking listener when epoll reports it readable: the accept call is held while ax
         // peeks, and the loop goes on once it returns.
         const string Server = "require('http').createServer((q, s) => { console.log('request ' + q.url); s.end('node ' + q.url + '\\n'); })"
@@ -102,7 +85,7 @@ public sealed class PeekPolicyTests(AxEnvironment ax)
         Assert.NotEqual(0, admin.ExitCode);
         Assert.All(oks.Select((r, i) => (r, i)), x => Assert.Equal($"node /ok{x.i}\n", x.r.Stdout));
         Assert.DoesNotContain("request /admin", server.Stdout, StringComparison.Ordinal);
-        var counters = await CountersAsync("peek-node");
+        var counters = await ax.AppCountersAsync("peek-node");
         Assert.Equal(1, counters.GetProperty("acceptDenied").GetInt64());
         Assert.Equal(5, counters.GetProperty("acceptAllowed").GetInt64());
     }
@@ -115,7 +98,7 @@ public sealed class PeekPolicyTests(AxEnvironment ax)
             {"engines": [{"action": "deny", "policies": [{"name": "deny-sni",
               "permissions": [{"requestedServerName": {"suffix": "forbidden.example"}}], "principals": [{"any": true}]}]}]}
             """;
-        await ProgramInboundAsync("app=peek-tls", port, DenyForbidden);
+        await ax.ProgramInboundAsync("app=peek-tls", port, DenyForbidden);
         // A plain TCP server is enough: the decision is made on the ClientHello, before any handshake.
         using var server = ax.StartUnderAx(["--name", "peek-tls", "--labels", "app=peek-tls"],
             ["python3", Path.Combine(Programs, "inbound_server.py"), "127.0.0.1", port.ToString(), "tls"]);
@@ -128,14 +111,14 @@ public sealed class PeekPolicyTests(AxEnvironment ax)
 
         await Curl("www.forbidden.example");
         await SClient("forbidden.example");
-        var countersAfterDenied = await CountersAsync("peek-tls");
+        var countersAfterDenied = await ax.AppCountersAsync("peek-tls");
         Assert.Equal(2, countersAfterDenied.GetProperty("acceptDenied").GetInt64());
         Assert.Equal(0, countersAfterDenied.GetProperty("acceptAllowed").GetInt64());
         Assert.DoesNotContain("accepted", server.Stdout, StringComparison.Ordinal);
 
         await Curl("allowed.example");
         await SClient("allowed.example");
-        var counters = await CountersAsync("peek-tls");
+        var counters = await ax.AppCountersAsync("peek-tls");
         Assert.Equal(2, counters.GetProperty("acceptDenied").GetInt64());
         Assert.Equal(2, counters.GetProperty("acceptAllowed").GetInt64());
         await server.WaitForOutputAsync("accepted 127.0.0.1:", TimeSpan.FromSeconds(10));

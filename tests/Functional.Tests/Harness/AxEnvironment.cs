@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-
+using System.Text.Json;
+using Istio.AppSwitch.Dataplane.Api;
 using Istio.AppSwitch.Tests.Common.Tools;
 
 namespace Istio.AppSwitch.Functional.Tests.Harness;
@@ -62,6 +63,31 @@ public class AxEnvironment : IAsyncLifetime
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>Programs mesh rules, as the xds-agent would (<c>POST /v1/mesh</c>).</summary>
+    public async Task<MeshUpdateResponse> UpdateMeshAsync(MeshUpdateRequest request)
+    {
+        using var client = new AxApiClient(ApiSocket);
+        return await client.UpdateMeshAsync(request);
+    }
+
+    /// <summary>Programs one inbound port's RBAC (the JSON of docs/api.md) for the apps <paramref name="selector"/> selects.</summary>
+    public async Task ProgramInboundAsync(string selector, int port, string rbac, string? mode = null)
+    {
+        using var document = JsonDocument.Parse(rbac);
+        await UpdateMeshAsync(new MeshUpdateRequest
+        {
+            Inbound = [new MeshInboundPortDto { Key = $"{selector}:{port}", Selector = selector, Port = port, Mode = mode, Rbac = document.RootElement.Clone() }],
+        });
+    }
+
+    /// <summary>The <c>connects</c> counters of the running app named <paramref name="name"/> (<c>ax get apps -o json</c>).</summary>
+    public async Task<JsonElement> AppCountersAsync(string name)
+    {
+        var apps = await AxAsync("get", "apps", "-o", "json");
+        using var json = JsonDocument.Parse(apps.Stdout);
+        return json.RootElement.EnumerateArray().Single(a => a.GetProperty("name").GetString() == name).GetProperty("connects").Clone();
     }
 
     /// <summary>Runs an ax CLI command against this daemon.</summary>
