@@ -140,10 +140,44 @@ public sealed class DelegationTests(DelegationEnvironment ax)
             Assert.Equal(0, proxyCounters.GetProperty("delegated").GetInt64());
             proxy.Signal();
             await proxy.WaitForExitAsync(TimeSpan.FromSeconds(10));
+            await WaitUntilAsync(async () => !(await SidecarsAsync()).Contains("ax-proxy", StringComparison.Ordinal));
         }
         finally
         {
             Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task InboundChainPortWithAnL7Rule_DelegatedWithWhatThePeekSaw()
+    {
+        var port = AxEnvironment.FreePort();
+        // An L7 rule on a chained port: ax peeks at the request, decides the RBAC, and hands the connection on with the
+        // detected protocol and the authority in the metadata.
+        await ax.ProgramInboundAsync("app=deleg-l7", port, """
+            {"engines": [{"action": "allow", "policies": [{"name": "site", "permissions": [{"urlPath": {"path": {"prefix": "/"}}}], "principals": [{"any": true}]}]}]}
+            """, mode: "chain");
+        var root = Directory.CreateTempSubdirectory("ax-deleg-l7-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(root, "ok.txt"), "fine\n");
+            using var server = ax.StartUnderAx(["--name", "deleg-l7", "--labels", "app=deleg-l7"],
+                ["python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", root, port.ToString()]);
+            await ax.WaitForServiceAsync(port, server);
+            using var sidecar = StartSidecar(AxEnvironment.FreePort());
+            await sidecar.WaitForOutputAsync("registered", TimeSpan.FromSeconds(20));
+
+            var ok = await ExternalProcess.RunAsync("curl", ["-sS", "--max-time", "10", "-H", "Host: shop.example", $"http://127.0.0.1:{port}/ok.txt"], TimeSpan.FromSeconds(30));
+
+            Assert.True(ok.ExitCode == 0, $"{ok}\nsidecar: {sidecar.Output}");
+            Assert.Equal("fine\n", ok.Stdout);
+            await sidecar.WaitForOutputAsync($"dst=127.0.0.1:{port} protocol=http/1.1 authority=shop.example", TimeSpan.FromSeconds(10));
+            sidecar.Kill();
+            await WaitUntilAsync(async () => !(await SidecarsAsync()).Contains("test-sidecar", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
         }
     }
 

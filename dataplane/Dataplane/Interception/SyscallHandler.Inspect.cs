@@ -266,8 +266,17 @@ internal sealed partial class SyscallHandler
         var l7 = new RbacL7(result.Sni, result.Method, result.Path, result.Host, result.Headers,
             IsHttp: result.Protocol == SniffedProtocol.Http1, result.HeadersComplete);
         // Copied: the buffer goes back to the pool, and a sidecar may get these bytes later.
-        var peekedTlv = AxTlvs.PeekedBytes(buffer.AsSpan(0, Math.Min(length, MaxPeekedTlvBytes)).ToArray());
-        return (l7, result.ProtocolToken.Length > 0 ? [AxTlvs.Protocol(result.ProtocolToken), peekedTlv] : [peekedTlv]);
+        var tlvs = new List<ProxyTlv>(3) { AxTlvs.PeekedBytes(buffer.AsSpan(0, Math.Min(length, MaxPeekedTlvBytes)).ToArray()) };
+        if (result.ProtocolToken.Length > 0)
+        {
+            tlvs.Add(AxTlvs.Protocol(result.ProtocolToken));
+        }
+        // The authority a sidecar matches on: the SNI of a ClientHello, or the Host of an HTTP request.
+        if ((result.Sni ?? result.Host) is { Length: > 0 and <= AxTlvs.MaxDestinationNameLength } authority)
+        {
+            tlvs.Add(ProxyTlv.Authority(authority));
+        }
+        return (l7, [.. tlvs]);
     }
 
     /// <summary>

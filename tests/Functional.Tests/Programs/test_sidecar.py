@@ -4,7 +4,8 @@
 #   outbound (1 fd: the other end of the application's socketpair): connects to UPSTREAM and pumps both ways;
 #   inbound (2 fds: the other end of the socketpair the application accepted, then the client's TCP socket): pumps
 #   between them.
-# It prints one line per delegation: "delegated KIND id=N src=IP:PORT dst=IP:PORT".
+# It prints one line per delegation: "delegated KIND id=N src=IP:PORT dst=IP:PORT protocol=P authority=A" (P and A
+# from the PROXY header's TLVs: ax's protocol TLV 0xE3 and AUTHORITY 0x02; "-" when absent).
 # Usage: test_sidecar.py API_SOCKET UPSTREAM_HOST UPSTREAM_PORT [DIRECTIONS]
 import socket
 import struct
@@ -74,10 +75,21 @@ def address(meta):
     if family >> 4 == 1:
         src = socket.inet_ntoa(meta[16:20]), struct.unpack("!H", meta[24:26])[0]
         dst = socket.inet_ntoa(meta[20:24]), struct.unpack("!H", meta[26:28])[0]
+        tlvs = 28
     else:
         src = socket.inet_ntop(socket.AF_INET6, meta[16:32]), struct.unpack("!H", meta[48:50])[0]
         dst = socket.inet_ntop(socket.AF_INET6, meta[32:48]), struct.unpack("!H", meta[50:52])[0]
-    return f"{src[0]}:{src[1]}", f"{dst[0]}:{dst[1]}"
+        tlvs = 52
+    return f"{src[0]}:{src[1]}", f"{dst[0]}:{dst[1]}", tlvs
+
+
+def tlv_text(meta, offset, wanted):
+    while offset + 3 <= len(meta):
+        kind, length = meta[offset], struct.unpack("!H", meta[offset + 1:offset + 3])[0]
+        if kind == wanted:
+            return meta[offset + 3:offset + 3 + length].decode(errors="replace")
+        offset += 3 + length
+    return "-"
 
 
 while True:
@@ -90,9 +102,9 @@ while True:
     if magic != b"AXD1" or len(fds) != nfds:
         print(f"bad frame {magic!r} kind={kind} nfds={nfds} got={len(fds)}", flush=True)
         sys.exit(1)
-    src, dst = address(meta)
+    src, dst, tlvs = address(meta)
     name = "outbound" if kind == 1 else "inbound"
-    print(f"delegated {name} id={ident} src={src} dst={dst}", flush=True)
+    print(f"delegated {name} id={ident} src={src} dst={dst} protocol={tlv_text(meta, tlvs, 0xE3)} authority={tlv_text(meta, tlvs, 0x02)}", flush=True)
     socks = [socket.socket(fileno=fd) for fd in fds]
     if kind == 1:
         upstream = socket.create_connection((upstream_host, upstream_port))
