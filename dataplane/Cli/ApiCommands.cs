@@ -146,13 +146,18 @@ public static class ApiCommands
                 await stdout.WriteLineAsync(json).ConfigureAwait(false);
                 return 0;
             }
-            var table = new TableWriter("ID", "NAME", "PID", "USER", "IP", "LABELS", "REDIRECTED", "REFUSED", "AGE");
+            // CHAINED counts what went to a proxy (Envoy or a delegation sidecar); ACCEPTED and DENIED, what ax decided
+            // at accept. The JSON has every counter apart.
+            var table = new TableWriter("ID", "NAME", "PID", "USER", "IP", "LABELS", "REDIRECTED", "REFUSED", "CHAINED", "ACCEPTED", "DENIED", "AGE");
             var now = DateTimeOffset.UtcNow;
             foreach (var app in apps)
             {
-                table.Add(app.Id, app.Name, app.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                var connects = app.Connects;
+                table.Add(app.Id, app.Name, app.Pid.ToString(CultureInfo.InvariantCulture),
                     app.Labels.GetValueOrDefault("ax.user"), app.Ip, UserLabels(app.Labels),
-                    app.Connects.Redirected.ToString(CultureInfo.InvariantCulture), app.Connects.Refused.ToString(CultureInfo.InvariantCulture),
+                    connects.Redirected.ToString(CultureInfo.InvariantCulture), connects.Refused.ToString(CultureInfo.InvariantCulture),
+                    (connects.Chained + connects.Delegated).ToString(CultureInfo.InvariantCulture),
+                    connects.AcceptAllowed.ToString(CultureInfo.InvariantCulture), connects.AcceptDenied.ToString(CultureInfo.InvariantCulture),
                     TableWriter.Age(app.StartedAt, now));
             }
             return Print(parse, table, apps.Count, "apps");
