@@ -283,8 +283,37 @@ public static class Sockets
     /// socket under memory pressure), the rest is sent without fds; on a nonblocking socket that can then fail
     /// with EAGAIN after the fds went out, so use a blocking socket for messages that carry fds.
     /// </summary>
-    public static unsafe Errno SendWithFds(SafeHandle socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> fds)
+    public static Errno SendWithFds(SafeHandle socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> fds)
     {
+        Errno sendError = SendMessage(socket, data, fds, MSG_NOSIGNAL, out int offset);
+        if (sendError != Errno.Success)
+        {
+            return sendError;
+        }
+
+        while (offset < data.Length)
+        {
+            Errno error = Send(socket, data[offset..], 0, out int more);
+            if (error != Errno.Success)
+            {
+                return error;
+            }
+
+            offset += more;
+        }
+
+        return Errno.Success;
+    }
+
+    /// <summary>
+    /// One sendmsg(2) of <paramref name="data"/> with <paramref name="fds"/> as one SCM_RIGHTS control message and
+    /// <paramref name="flags"/> (MSG_NOSIGNAL, MSG_DONTWAIT...), retried on EINTR only. <paramref name="sent"/> may be
+    /// less than the data on a stream socket: the fds went with the first byte. The fds stay open here; the caller
+    /// keeps them alive (and their numbers unreused) for the call.
+    /// </summary>
+    public static unsafe Errno SendMessage(SafeHandle socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> fds, int flags, out int sent)
+    {
+        sent = 0;
         if (fds.Length > MaxFdsPerMessage || (data.IsEmpty && !fds.IsEmpty))
         {
             return Errno.EINVAL;
@@ -304,25 +333,9 @@ public static class Sockets
 
         fixed (byte* buffer = data)
         {
-            Errno sendError = MessageCall(socket, send: true, buffer, data.Length, control, controlLength, MSG_NOSIGNAL, out nint sent, out _);
-            if (sendError != Errno.Success)
-            {
-                return sendError;
-            }
-
-            int offset = (int)sent;
-            while (offset < data.Length)
-            {
-                Errno error = Send(socket, data[offset..], 0, out int more);
-                if (error != Errno.Success)
-                {
-                    return error;
-                }
-
-                offset += more;
-            }
-
-            return Errno.Success;
+            Errno error = MessageCall(socket, send: true, buffer, data.Length, control, controlLength, flags, out nint result, out _);
+            sent = error == Errno.Success ? (int)result : 0;
+            return error;
         }
     }
 

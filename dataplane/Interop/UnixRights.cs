@@ -28,61 +28,26 @@ public static class UnixRights
     /// the caller must send the rest without fds (or give up on the stream). EAGAIN means nothing was sent. The fds
     /// stay open here; the receiver gets duplicates of them.
     /// </summary>
-    public static unsafe Errno Send(SafeHandle socket, ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> fds, out int sent)
+    public static Errno Send(SafeHandle socket, ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> fds, out int sent)
     {
         sent = 0;
-        if (fds.Length > MaxFdsPerMessage || (data.IsEmpty && !fds.IsEmpty))
+        if (fds.Length > MaxFdsPerMessage)
         {
             return Errno.EINVAL;
         }
 
-        int controlLength = fds.IsEmpty ? 0 : ControlMessageSpace(fds.Length * sizeof(int));
-        byte* control = stackalloc byte[ControlMessageSpace(MaxFdsPerMessage * sizeof(int))];
-        new Span<byte>(control, controlLength).Clear();
+        Span<int> raw = stackalloc int[MaxFdsPerMessage];
         Span<bool> added = stackalloc bool[MaxFdsPerMessage];
         try
         {
-            if (!fds.IsEmpty)
+            for (int i = 0; i < fds.Length; i++)
             {
-                var header = (ControlMessageHeader*)control;
-                header->Length = (nuint)ControlMessageLength(fds.Length * sizeof(int));
-                header->Level = SocketConstants.SOL_SOCKET;
-                header->Type = SCM_RIGHTS;
-                int* slots = (int*)(control + ControlMessageAlign(sizeof(ControlMessageHeader)));
-                for (int i = 0; i < fds.Length; i++)
-                {
-                    // The reference keeps the fd number from being closed and reused while the kernel reads it.
-                    fds[i].DangerousAddRef(ref added[i]);
-                    slots[i] = (int)fds[i].DangerousGetHandle();
-                }
+                // The reference keeps the fd number from being closed and reused while the kernel reads it.
+                fds[i].DangerousAddRef(ref added[i]);
+                raw[i] = (int)fds[i].DangerousGetHandle();
             }
 
-            fixed (byte* buffer = data)
-            {
-                var vector = new IOVector { Base = buffer, Length = (nuint)data.Length };
-                var message = new MessageHeader
-                {
-                    IOVectors = &vector,
-                    IOVectorCount = 1,
-                    Control = controlLength == 0 ? null : control,
-                    ControlLength = (nuint)controlLength,
-                };
-                while (true)
-                {
-                    nint result = SendMsg(socket, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
-                    if (result >= 0)
-                    {
-                        sent = (int)result;
-                        return Errno.Success;
-                    }
-
-                    Errno error = Interop.LastErrno;
-                    if (error != Errno.EINTR)
-                    {
-                        return error;
-                    }
-                }
-            }
+            return Sockets.SendMessage(socket, data, raw[..fds.Length], MSG_DONTWAIT | MSG_NOSIGNAL, out sent);
         }
         finally
         {

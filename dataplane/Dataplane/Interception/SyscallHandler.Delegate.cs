@@ -34,7 +34,7 @@ internal sealed partial class SyscallHandler
     private bool TryDelegateOutbound(InterceptedApp app, ulong id, SafeFd appSocket, in AppSocketInfo info, in InetEndpoint destination,
         ServiceRef reference, DelegationHub hub)
     {
-        if (Sockets.SocketPair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, out var appEnd, out var sidecarEnd) != Errno.Success)
+        if (UnixRights.StreamPair(nonBlocking: false, out var appEnd, out var sidecarEnd) != Errno.Success)
         {
             Seccomp.Respond(app.Listener, id, -1, Errno.ENOBUFS);
             return true;
@@ -96,7 +96,7 @@ internal sealed partial class SyscallHandler
         Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
         if (Sockets.GetSockName(accepted, sockaddr, out var length) != Errno.Success
             || !InetEndpoint.TryParse(sockaddr[..Math.Min(length, MaxSockaddr)], out var local, out _)
-            || Sockets.SocketPair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, out var appEnd, out var sidecarEnd) != Errno.Success)
+            || UnixRights.StreamPair(nonBlocking: false, out var appEnd, out var sidecarEnd) != Errno.Success)
         {
             return false;
         }
