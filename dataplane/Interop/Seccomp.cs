@@ -19,6 +19,28 @@ public enum SeccompListenerOptions
     WaitKillableRecv = 1,
 }
 
+/// <summary>What an <see cref="ArgumentTrap"/> asks of its argument.</summary>
+public enum ArgumentCondition
+{
+    /// <summary>The argument is not zero (for a pointer: not NULL).</summary>
+    NonZero,
+
+    /// <summary>The argument equals <see cref="ArgumentTrap.Value"/> (all 64 bits).</summary>
+    Equal,
+}
+
+/// <summary>
+/// A syscall trapped only when one of its arguments meets a condition. The filter checks it in the kernel, so the calls
+/// that do not meet it never leave the kernel: <c>sendto</c> with no destination (a TCP send) costs nothing, where
+/// trapping every <c>sendto</c> would put every send of every application on the daemon's path. Several traps on the
+/// same number mean "any of them".
+/// </summary>
+/// <param name="Nr">The x86_64 syscall number.</param>
+/// <param name="Arg">The argument's index, 0 to 5.</param>
+/// <param name="Condition">What the argument must be for the call to be trapped.</param>
+/// <param name="Value">The value for <see cref="ArgumentCondition.Equal"/>.</param>
+public readonly record struct ArgumentTrap(int Nr, int Arg, ArgumentCondition Condition, ulong Value = 0);
+
 /// <summary>
 /// seccomp user notification (seccomp_unotify(2)): a filter that hands chosen syscalls to a supervisor through a
 /// listener fd, and the ioctls that answer them. Only x86_64 is supported.
@@ -30,6 +52,13 @@ public static class Seccomp
 
     // ld arch; jeq x86_64; ret kill; ld nr; jset x32; ret kill; one jeq per nr; ret allow; ret user_notif.
     private const int FixedInstructions = 8;
+
+    // ld nr; jeq nr; ld arg low word; jeq; ld arg high word; jeq.
+    private const int InstructionsPerArgumentTrap = 6;
+
+    // Classic BPF jumps are 8 bits wide and go forward only: the first comparison (at index 6) must reach the final
+    // return, 255 instructions on at most.
+    private const int MaxInstructions = FixedInstructions + MaxTrappedSyscalls;
 
     private static readonly Lazy<bool> SupportProbe = new(ProbeSupport);
 
@@ -52,14 +81,23 @@ public static class Seccomp
     /// <exception cref="InteropException">prctl or seccomp failed.</exception>
     /// <exception cref="ArgumentException">More than <see cref="MaxTrappedSyscalls"/> syscalls, or a number that
     /// is negative or has the x32 bit.</exception>
-    public static unsafe SafeSeccompListenerHandle InstallListenerFilter(ReadOnlySpan<int> trappedSyscalls, SeccompListenerOptions options)
+    public static SafeSeccompListenerHandle InstallListenerFilter(ReadOnlySpan<int> trappedSyscalls, SeccompListenerOptions options) =>
+        InstallListenerFilter(trappedSyscalls, [], options);
+
+    /// <summary>
+    /// As <see cref="InstallListenerFilter(ReadOnlySpan{int}, SeccompListenerOptions)"/>, and also traps the calls
+    /// that meet one of <paramref name="argumentTraps"/>.
+    /// </summary>
+    /// <exception cref="InteropException">prctl or seccomp failed.</exception>
+    /// <exception cref="ArgumentException">The program would not fit classic BPF's jumps, or a number or argument
+    /// index is invalid.</exception>
+    public static unsafe SafeSeccompListenerHandle InstallListenerFilter(ReadOnlySpan<int> trappedSyscalls,
+        ReadOnlySpan<ArgumentTrap> argumentTraps, SeccompListenerOptions options)
     {
         EnsureSupportedArchitecture();
-        ValidateTrapped(trappedSyscalls);
-
-        int count = trappedSyscalls.Length + FixedInstructions;
+        int count = ProgramLength(trappedSyscalls, argumentTraps);
         Span<SockFilter> program = stackalloc SockFilter[count];
-        WriteProgram(trappedSyscalls, program);
+        WriteProgram(trappedSyscalls, argumentTraps, program);
 
         uint flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
         if ((options & SeccompListenerOptions.WaitKillableRecv) != 0)
@@ -101,11 +139,13 @@ public static class Seccomp
 
     /// <summary>The filter <see cref="InstallListenerFilter(ReadOnlySpan{int})"/> installs, as bytes (struct
     /// sock_filter: u16 code, u8 jt, u8 jf, u32 k, little-endian), for inspection and tests.</summary>
-    public static byte[] BuildFilterProgram(ReadOnlySpan<int> trappedSyscalls)
+    public static byte[] BuildFilterProgram(ReadOnlySpan<int> trappedSyscalls) => BuildFilterProgram(trappedSyscalls, []);
+
+    /// <summary>The filter with argument traps, as bytes; see <see cref="BuildFilterProgram(ReadOnlySpan{int})"/>.</summary>
+    public static byte[] BuildFilterProgram(ReadOnlySpan<int> trappedSyscalls, ReadOnlySpan<ArgumentTrap> argumentTraps)
     {
-        ValidateTrapped(trappedSyscalls);
-        var program = new SockFilter[trappedSyscalls.Length + FixedInstructions];
-        WriteProgram(trappedSyscalls, program);
+        var program = new SockFilter[ProgramLength(trappedSyscalls, argumentTraps)];
+        WriteProgram(trappedSyscalls, argumentTraps, program);
         return MemoryMarshal.AsBytes(program.AsSpan()).ToArray();
     }
 
@@ -298,6 +338,33 @@ public static class Seccomp
         }
     }
 
+    private static int ProgramLength(ReadOnlySpan<int> trappedSyscalls, ReadOnlySpan<ArgumentTrap> argumentTraps)
+    {
+        ValidateTrapped(trappedSyscalls);
+        foreach (var trap in argumentTraps)
+        {
+            if (trap.Nr < 0 || (trap.Nr & Interop.Syscalls.X32SyscallBit) != 0)
+            {
+                throw new ArgumentException($"{trap.Nr} is not an x86_64 syscall number.", nameof(argumentTraps));
+            }
+            if (trap.Arg is < 0 or > 5)
+            {
+                throw new ArgumentException($"syscall arguments are numbered 0 to 5, not {trap.Arg}.", nameof(argumentTraps));
+            }
+            if (!Enum.IsDefined(trap.Condition))
+            {
+                throw new ArgumentException($"unknown condition {trap.Condition}.", nameof(argumentTraps));
+            }
+        }
+        int count = FixedInstructions + trappedSyscalls.Length + (InstructionsPerArgumentTrap * argumentTraps.Length);
+        if (count > MaxInstructions)
+        {
+            throw new ArgumentException($"{trappedSyscalls.Length} syscalls and {argumentTraps.Length} argument traps need {count} instructions; " +
+                $"classic BPF's jumps reach {MaxInstructions}.", nameof(argumentTraps));
+        }
+        return count;
+    }
+
     private static void ValidateTrapped(ReadOnlySpan<int> trappedSyscalls)
     {
         if (trappedSyscalls.Length > MaxTrappedSyscalls)
@@ -314,12 +381,16 @@ public static class Seccomp
         }
     }
 
-    private static void WriteProgram(ReadOnlySpan<int> trapped, Span<SockFilter> program)
+    private static void WriteProgram(ReadOnlySpan<int> trapped, ReadOnlySpan<ArgumentTrap> argumentTraps, Span<SockFilter> program)
     {
         const ushort LoadWordAbsolute = BPF_LD | BPF_W | BPF_ABS;
         const ushort JumpIfEqual = BPF_JMP | BPF_JEQ | BPF_K;
         const ushort JumpIfSet = BPF_JMP | BPF_JSET | BPF_K;
         const ushort Return = BPF_RET | BPF_K;
+
+        int notify = program.Length - 1;
+        // The jump offset from instruction i to target: classic BPF counts from the next instruction.
+        static byte To(int target, int i) => checked((byte)(target - i - 1));
 
         int i = 0;
         // 1. The architecture first: syscall numbers mean different calls on i386 (int 0x80 from a 64-bit
@@ -332,15 +403,48 @@ public static class Seccomp
         program[i++] = Instruction(JumpIfSet, 0, 1, Interop.Syscalls.X32SyscallBit);
         program[i++] = Instruction(Return, 0, 0, SECCOMP_RET_KILL_PROCESS);
         // 3. One comparison per trapped number, each jumping to the shared USER_NOTIF return at the end.
-        for (int t = 0; t < trapped.Length; t++)
+        foreach (int nr in trapped)
         {
-            byte toNotify = (byte)(trapped.Length - t);
-            program[i++] = Instruction(JumpIfEqual, toNotify, 0, (uint)trapped[t]);
+            program[i] = Instruction(JumpIfEqual, To(notify, i), 0, (uint)nr);
+            i++;
         }
 
-        // 4. Everything else.
+        // 4. Argument traps: a block each, falling through to the next block when its number or its condition does not
+        //    match. Each block loads the number again, because the one before it left an argument in the accumulator.
+        //    The 64-bit argument is compared as its two 32-bit halves (seccomp_data is little-endian here).
+        foreach (var trap in argumentTraps)
+        {
+            int next = i + InstructionsPerArgumentTrap;
+            uint low = SeccompDataArgs + (uint)(8 * trap.Arg);
+            program[i] = Instruction(LoadWordAbsolute, 0, 0, SeccompDataNr);
+            i++;
+            program[i] = Instruction(JumpIfEqual, 0, To(next, i), (uint)trap.Nr);
+            i++;
+            program[i] = Instruction(LoadWordAbsolute, 0, 0, low);
+            i++;
+            if (trap.Condition == ArgumentCondition.NonZero)
+            {
+                program[i] = Instruction(JumpIfEqual, 0, To(notify, i), 0);
+                i++;
+                program[i] = Instruction(LoadWordAbsolute, 0, 0, low + 4);
+                i++;
+                program[i] = Instruction(JumpIfEqual, 0, To(notify, i), 0);
+                i++;
+            }
+            else
+            {
+                program[i] = Instruction(JumpIfEqual, 0, To(next, i), (uint)trap.Value);
+                i++;
+                program[i] = Instruction(LoadWordAbsolute, 0, 0, low + 4);
+                i++;
+                program[i] = Instruction(JumpIfEqual, To(notify, i), 0, (uint)(trap.Value >> 32));
+                i++;
+            }
+        }
+
+        // 5. Everything else.
         program[i++] = Instruction(Return, 0, 0, SECCOMP_RET_ALLOW);
-        program[i++] = Instruction(Return, 0, 0, SECCOMP_RET_USER_NOTIF);
+        program[i] = Instruction(Return, 0, 0, SECCOMP_RET_USER_NOTIF);
     }
 
     private static SockFilter Instruction(ushort code, byte jumpTrue, byte jumpFalse, uint k) =>

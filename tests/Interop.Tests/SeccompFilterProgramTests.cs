@@ -70,6 +70,51 @@ public sealed class SeccompFilterProgramTests
         Assert.Throws<ArgumentException>(() => Seccomp.BuildFilterProgram([0x40000000 | 42]));
     }
 
+    [Fact]
+    public void BuildFilterProgram_ArgumentTraps_CompareBothHalvesAndFallThroughToTheNextBlock()
+    {
+        Instruction[] program = Decode(Seccomp.BuildFilterProgram([SyscallNumbers.Connect],
+        [
+            new ArgumentTrap(44, 4, ArgumentCondition.NonZero),           // sendto with a destination
+            new ArgumentTrap(54, 1, ArgumentCondition.Equal, 6),          // setsockopt(IPPROTO_TCP)
+        ]));
+
+        Assert.Equal(
+            [
+                new(LoadWordAbsolute, 0, 0, 4),
+                new(JumpIfEqual, 1, 0, AuditArchX86_64),
+                new(Return, 0, 0, KillProcess),
+                new(LoadWordAbsolute, 0, 0, 0),
+                new(JumpIfSet, 0, 1, 0x40000000),
+                new(Return, 0, 0, KillProcess),
+                new(JumpIfEqual, 13, 0, 42),                    // connect -> USER_NOTIF
+                new(LoadWordAbsolute, 0, 0, 0),                 // block 1: A = nr
+                new(JumpIfEqual, 0, 4, 44),                     // not sendto: next block
+                new(LoadWordAbsolute, 0, 0, 16 + (8 * 4)),      // A = low word of args[4]
+                new(JumpIfEqual, 0, 9, 0),                      // not zero -> USER_NOTIF
+                new(LoadWordAbsolute, 0, 0, 16 + (8 * 4) + 4),  // A = high word
+                new(JumpIfEqual, 0, 7, 0),                      // not zero -> USER_NOTIF, else next block
+                new(LoadWordAbsolute, 0, 0, 0),                 // block 2
+                new(JumpIfEqual, 0, 4, 54),
+                new(LoadWordAbsolute, 0, 0, 16 + 8),
+                new(JumpIfEqual, 0, 2, 6),                      // low word is not 6: next block (allow)
+                new(LoadWordAbsolute, 0, 0, 16 + 8 + 4),
+                new(JumpIfEqual, 1, 0, 0),                      // high word 0 -> USER_NOTIF
+                new(Return, 0, 0, Allow),
+                new(Return, 0, 0, UserNotif),
+            ],
+            program);
+    }
+
+    [Fact]
+    public void BuildFilterProgram_InvalidArgumentTraps_Throw()
+    {
+        Assert.Throws<ArgumentException>(() => Seccomp.BuildFilterProgram([], [new ArgumentTrap(44, 6, ArgumentCondition.NonZero)]));
+        Assert.Throws<ArgumentException>(() => Seccomp.BuildFilterProgram([], [new ArgumentTrap(-1, 0, ArgumentCondition.NonZero)]));
+        Assert.Throws<ArgumentException>(() => Seccomp.BuildFilterProgram([], [new ArgumentTrap(44, 0, (ArgumentCondition)7)]));
+        Assert.Throws<ArgumentException>(() => Seccomp.BuildFilterProgram(new int[Seccomp.MaxTrappedSyscalls], [new ArgumentTrap(44, 4, ArgumentCondition.NonZero)]));
+    }
+
     private static Instruction[] Decode(byte[] bytes)
     {
         Assert.Equal(0, bytes.Length % 8);

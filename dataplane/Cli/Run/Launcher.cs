@@ -220,7 +220,7 @@ internal static class Launcher
         {
             try
             {
-                Listener = Seccomp.InstallListenerFilter(TrappedSyscalls.All);
+                Listener = Seccomp.InstallListenerFilter(TrappedSyscalls.All, TrappedSyscalls.WhenArgument, SeccompListenerOptions.None);
             }
             catch (InteropException ex)
             {

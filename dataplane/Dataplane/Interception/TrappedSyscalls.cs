@@ -18,4 +18,10 @@ public static class TrappedSyscalls
         SyscallNumbers.GetSockName, SyscallNumbers.GetPeerName,
         SyscallNumbers.Accept, SyscallNumbers.Accept4,
     ];
+
+    /// <summary>
+    /// Calls trapped only when an argument says ax may have to act: the filter tests the argument in the kernel, so
+    /// the same call made otherwise (a <c>sendto</c> with no address, which is a TCP send) never reaches the daemon.
+    /// </summary>
+    public static ReadOnlySpan<ArgumentTrap> WhenArgument => [];
 }

@@ -305,6 +305,30 @@ public sealed class SeccompListenerTests : IDisposable
         app.Join();
     }
 
+    [KernelFact(KernelRequirement.SeccompUserNotification)]
+    public async Task ArgumentTrap_OnlyTheCallWhoseArgumentMatches_ReachesTheListener()
+    {
+        const int IpProtoTcp = 6, TcpNoDelay = 1;
+        Errno socketLevel = Errno.EIO, tcpLevel = Errno.EIO;
+        using TrappedThread app = TrappedThread.Start([], [new ArgumentTrap(SyscallNumbers.SetSockOpt, 1, ArgumentCondition.Equal, IpProtoTcp)], () =>
+        {
+            using SafeFd socket = TestSockets.NewTcpSocket();
+            socketLevel = Sockets.SetIntOption(socket, SocketConstants.SOL_SOCKET, SocketConstants.SO_KEEPALIVE, 1);
+            tcpLevel = Sockets.SetIntOption(socket, IpProtoTcp, TcpNoDelay, 1);
+        });
+        app.Go();
+
+        // Only the IPPROTO_TCP call is trapped: the SOL_SOCKET one ran in the kernel before it, untouched.
+        SeccompNotification trapped = await ReceiveAsync(_reactor, app.Listener);
+        Assert.Equal(SyscallNumbers.SetSockOpt, trapped.Nr);
+        Assert.Equal((ulong)IpProtoTcp, trapped.Arg1);
+        Assert.Equal(Errno.Success, Seccomp.Respond(app.Listener, trapped.Id, -1, Errno.EPERM));
+        app.Join();
+
+        Assert.Equal(Errno.Success, socketLevel);
+        Assert.Equal(Errno.EPERM, tcpLevel);
+    }
+
     private static int RawConnect(SafeFd socket, InetEndpoint endpoint)
     {
         // The libc connect wrapper returns the raw syscall value, so an ADDFD|SEND answer shows up here.

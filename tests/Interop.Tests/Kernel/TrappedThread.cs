@@ -17,6 +17,7 @@ internal sealed class TrappedThread : IDisposable
     private static readonly ConcurrentDictionary<int, bool> LiveThreadIds = new();
 
     private readonly int[] _trapped;
+    private readonly ArgumentTrap[] _argumentTraps;
     private readonly SeccompListenerOptions _options;
     private readonly Action _body;
     private readonly Thread _thread;
@@ -24,9 +25,10 @@ internal sealed class TrappedThread : IDisposable
     private readonly ManualResetEventSlim _go = new();
     private Exception? _error;
 
-    private TrappedThread(int[] trapped, Action body, SeccompListenerOptions options)
+    private TrappedThread(int[] trapped, ArgumentTrap[] argumentTraps, Action body, SeccompListenerOptions options)
     {
         _trapped = trapped;
+        _argumentTraps = argumentTraps;
         _options = options;
         _body = body;
         _thread = new Thread(Run) { IsBackground = true, Name = "trapped" };
@@ -40,9 +42,13 @@ internal sealed class TrappedThread : IDisposable
 
     /// <summary>Starts the thread and returns once its filter is installed. The body runs after <see cref="Go"/>,
     /// so that the test can set up anything it needs first.</summary>
-    public static TrappedThread Start(int[] trapped, Action body, SeccompListenerOptions options = SeccompListenerOptions.None)
+    public static TrappedThread Start(int[] trapped, Action body, SeccompListenerOptions options = SeccompListenerOptions.None) =>
+        Start(trapped, [], body, options);
+
+    /// <summary>As <see cref="Start(int[], Action, SeccompListenerOptions)"/>, with argument traps as well.</summary>
+    public static TrappedThread Start(int[] trapped, ArgumentTrap[] argumentTraps, Action body, SeccompListenerOptions options = SeccompListenerOptions.None)
     {
-        var thread = new TrappedThread(trapped, body, options);
+        var thread = new TrappedThread(trapped, argumentTraps, body, options);
         thread._thread.Start();
         if (!thread._installed.Wait(Timeout))
         {
@@ -135,7 +141,7 @@ internal sealed class TrappedThread : IDisposable
             // Known as trapped before the filter exists, so that the stray-thread check never counts this thread.
             ThreadId = CurrentProcess.GetThreadId();
             LiveThreadIds[ThreadId] = true;
-            Listener = Seccomp.InstallListenerFilter(_trapped, _options);
+            Listener = Seccomp.InstallListenerFilter(_trapped, _argumentTraps, _options);
             NoNewPrivileges = CurrentProcess.IsNoNewPrivilegesSet;
         }
         catch (Exception exception)

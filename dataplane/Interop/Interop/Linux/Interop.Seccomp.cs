@@ -34,6 +34,9 @@ internal static partial class Interop
         internal const uint SeccompDataNr = 0;
         internal const uint SeccompDataArch = 4;
 
+        // struct seccomp_data: nr, arch, instruction_pointer (u64), then args[6] (u64 each).
+        internal const uint SeccompDataArgs = 16;
+
         /// <summary>struct sock_filter.</summary>
         [StructLayout(LayoutKind.Sequential)]
         internal struct SockFilter
