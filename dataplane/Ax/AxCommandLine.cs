@@ -133,6 +133,16 @@ internal static class AxCommandLine
         };
         var pilot = PilotCommandOptions.AddTo(command, pilotRequired: false);
         var chain = ChainCommandOptions.AddTo(command);
+        var receive = new Option<string>("--seccomp-receive")
+        {
+            Description = "How the daemon waits for trapped calls: 'per-app' (default), a thread per application in the " +
+                "kernel's synchronous hand-off mode, the lowest latency; or 'reactor', one epoll thread for every " +
+                "application, no thread per application.",
+            HelpName = "per-app|reactor",
+            DefaultValueFactory = _ => "per-app",
+        };
+        receive.AcceptOnlyFromAmong("per-app", "reactor");
+        command.Options.Add(receive);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
@@ -146,7 +156,8 @@ internal static class AxCommandLine
                 var options = new DaemonOptions { ApiSocketPath = ApiSocketPath.Resolve(parse.GetValue(api)) };
                 var agent = pilot.Build(parse);
                 var chaining = chain.Build(parse);
-                await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent, chaining), cancellationToken).ConfigureAwait(false);
+                var receiving = parse.GetValue(receive) == "reactor" ? NotificationReceiving.Reactor : NotificationReceiving.ThreadPerApp;
+                await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent, chaining, receiving), cancellationToken).ConfigureAwait(false);
                 return 0;
             }
             catch (Exception e) when (e is DaemonStartupException or InvalidOperationException)
@@ -162,7 +173,8 @@ internal static class AxCommandLine
     /// Adds the daemon's parts that live outside the Daemon project: the interception, and with <c>--pilot</c> the
     /// xds-agent programming the daemon's own <see cref="MeshStore"/>, both as hosted services.
     /// </summary>
-    private static void ConfigureDaemonServices(IServiceCollection services, XdsAgentOptions? agent, ChainOptions chain)
+    private static void ConfigureDaemonServices(IServiceCollection services, XdsAgentOptions? agent, ChainOptions chain,
+        NotificationReceiving receiving)
     {
         if (agent is not null)
         {
@@ -176,6 +188,7 @@ internal static class AxCommandLine
             LaunchSocketPath = LaunchProtocol.LaunchSocketPath(provider.GetRequiredService<DaemonOptions>().ApiSocketPath),
             LaunchSocketMode = provider.GetRequiredService<DaemonOptions>().SocketMode,
             Chain = chain,
+            Receiving = receiving,
         });
         services.AddSingleton<InterceptionService>();
         services.AddHostedService(provider => provider.GetRequiredService<InterceptionService>());

@@ -280,6 +280,16 @@ public static class Seccomp
         }
     }
 
+    /// <summary>
+    /// SECCOMP_IOCTL_NOTIF_SET_FLAGS(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP), Linux 6.6: the kernel wakes the receiver of a
+    /// notification, and then the trapped task when it is answered, on the waking CPU, as a synchronous hand-off:
+    /// the trapped thread and the thread that answers it run one after the other on one CPU instead of each waking
+    /// the other across CPUs. It helps only a receiver that waits in <see cref="Receive"/> or poll(2): epoll's
+    /// wake-up does not pass the hint on. Returns EINVAL on kernels without it.
+    /// </summary>
+    public static unsafe Errno SetSyncWakeUp(SafeSeccompListenerHandle listener) =>
+        IoctlRetryingEintr(listener, Interop.SeccompIoctls.NotifSetFlags, (void*)Interop.SeccompIoctls.NotifFdSyncWakeUp);
+
     /// <summary>SECCOMP_GET_NOTIF_SIZES: the kernel's sizes of seccomp_notif, seccomp_notif_resp and seccomp_data.</summary>
     /// <exception cref="InteropException">The kernel has no seccomp user notification.</exception>
     public static unsafe (ushort Notif, ushort Resp, ushort Data) GetNotificationSizes()

@@ -132,6 +132,18 @@ internal sealed class InterceptedApp : IDisposable
     /// <summary>The app's counters, shown by <c>ax get apps</c>.</summary>
     public ConnectCounters Counters => Record.Connects;
 
+    /// <summary>Starts the app's own receiver thread (<see cref="NotificationReceiving.ThreadPerApp"/>).</summary>
+    public void StartReceiver(Action<InterceptedApp> loop)
+    {
+        // Handlers use a few KB of stack (sockaddrs, PROXY headers): a small stack keeps a thread per app cheap.
+        var thread = new Thread(() => loop(this), maxStackSize: 256 * 1024)
+        {
+            IsBackground = true,
+            Name = "ax-notify " + Record.Id,
+        };
+        thread.UnsafeStart();
+    }
+
     public void Attach(IDisposable listenerRegistration, IDisposable? exitRegistration)
     {
         _listenerRegistration = listenerRegistration;

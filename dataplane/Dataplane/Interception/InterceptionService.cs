@@ -28,6 +28,26 @@ public sealed record InterceptionOptions
 
     /// <summary>Where chained connections go, and which peers may send a PROXY header (docs/envoy-chaining.md).</summary>
     public ChainOptions Chain { get; init; } = ChainOptions.None;
+
+    /// <summary>
+    /// How notifications are received: a thread per application that waits in SECCOMP_IOCTL_NOTIF_RECV with the
+    /// listener in synchronous wake-up mode, or the shared reactor (epoll, then the ioctl). See docs/interception.md.
+    /// </summary>
+    public NotificationReceiving Receiving { get; init; } = NotificationReceiving.ThreadPerApp;
+}
+
+/// <summary>Where the daemon waits for an application's notifications.</summary>
+public enum NotificationReceiving
+{
+    /// <summary>
+    /// One thread per application waits in the receive ioctl itself, and the listener asks the kernel for a
+    /// synchronous hand-off (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP): the trapped thread and the one that answers run
+    /// back to back on one CPU. The fastest; costs a thread (a small stack) per application.
+    /// </summary>
+    ThreadPerApp,
+
+    /// <summary>Every listener on the shared epoll reactor: no thread per application, a cross-CPU wake-up per call.</summary>
+    Reactor,
 }
 
 /// <summary>
@@ -328,7 +348,19 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         PidFd.TryOpen(pid, out var process);
         var app = new InterceptedApp(record, listener, process);
         _apps[record.Id] = app;
-        var listenerRegistration = _reactor.Register(listener, EpollEvents.In, OnListenerEvent, app);
+        IDisposable listenerRegistration;
+        if (_options.Receiving == NotificationReceiving.ThreadPerApp)
+        {
+            // The reactor keeps only the listener's HUP (epoll always reports it): the end of the process tree.
+            Seccomp.SetSyncWakeUp(listener); // EINVAL before Linux 6.6: the thread still saves the epoll hop
+
+            listenerRegistration = _reactor.Register(listener, EpollEvents.None, OnListenerEvent, app);
+            app.StartReceiver(ReceiveLoop);
+        }
+        else
+        {
+            listenerRegistration = _reactor.Register(listener, EpollEvents.In, OnListenerEvent, app);
+        }
         var exitRegistration = process is null ? null : _reactor.Register(process, EpollEvents.In, OnRootExited, app);
         app.Attach(listenerRegistration, exitRegistration);
         Log.AppStarted(_logger, record.Id, record.Name, pid, record.Labels.ToString(), string.Join(' ', request.Command));
@@ -352,6 +384,40 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             RemoveApp(app, "its process tree has exited");
         }
     }
+
+    /// <summary>
+    /// An application's own receiver thread: waits in the receive ioctl and answers each notification in turn, so
+    /// the app's calls are handled in order, as on the reactor, while other apps' threads run beside it. Handlers
+    /// never block, so one call never holds up the next beyond its own handling.
+    /// </summary>
+    private void ReceiveLoop(InterceptedApp app)
+    {
+        SyscallHandler.MarkNotificationThread();
+        try
+        {
+            while (!app.IsDisposed)
+            {
+                var error = Seccomp.Receive(app.Listener, out var notification);
+                if (error == Errno.Success)
+                {
+                    _handler.Handle(app, in notification);
+                }
+                else if (error != Errno.ENOENT || IsOrphaned(app.Listener))
+                {
+                    // Orphaned: no task uses the filter any more, and the receive ioctl answers ENOENT at once from
+                    // now on; the reactor sees the HUP and removes the app. Otherwise the listener was closed.
+                    return;
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The app was removed (the daemon is stopping) while this thread waited.
+        }
+    }
+
+    private static bool IsOrphaned(SafeSeccompListenerHandle listener) =>
+        Sockets.Poll(listener, EpollEvents.In, 0, out var ready) != Errno.Success || (ready & (EpollEvents.Hup | EpollEvents.Err)) != 0;
 
     // Reactor thread: the launched process exited. A pidfd stays readable, so the registration goes at once.
     private void OnRootExited(EpollEvents events, object? state)

@@ -55,7 +55,17 @@ internal sealed partial class SyscallHandler
         _logger = logger;
     }
 
-    /// <summary>Answers one notification. Runs on the reactor thread; must not block.</summary>
+    // True on a thread that receives notifications (the reactor, or an app's receiver): the app's next trapped call is
+    // handled on the same thread, after this one returns.
+    [ThreadStatic]
+    private static bool t_notificationThread;
+
+    /// <summary>Marks the calling thread as one that receives and answers notifications, one at a time.</summary>
+    internal static void MarkNotificationThread() => t_notificationThread = true;
+
+    private bool OnNotificationThread => t_notificationThread || _reactor.IsOnReactorThread;
+
+    /// <summary>Answers one notification. Runs on a notification thread (see <see cref="NotificationReceiving"/>); must not block.</summary>
     public void Handle(InterceptedApp app, in SeccompNotification notification)
     {
         Interlocked.Increment(ref app.Counters.Notifications);
@@ -375,7 +385,7 @@ internal sealed partial class SyscallHandler
             lease.Release();
             lease = default;
         }
-        var recordLater = hasInode && _reactor.IsOnReactorThread;
+        var recordLater = hasInode && OnNotificationThread;
         if (hasInode && !recordLater)
         {
             RecordPeer(app, inode, in destination, lease);

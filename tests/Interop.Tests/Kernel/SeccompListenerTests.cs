@@ -306,6 +306,28 @@ public sealed class SeccompListenerTests : IDisposable
     }
 
     [KernelFact(KernelRequirement.SeccompUserNotification)]
+    public void SetSyncWakeUp_ThenBlockingReceive_GetsTheNotificationAndTheAnswerReachesTheThread()
+    {
+        Errno result = Errno.EIO;
+        using TrappedThread app = TrappedThread.Start(Trapped, () =>
+        {
+            using SafeFd socket = TestSockets.NewTcpSocket();
+            result = TestSockets.Connect(socket, InetEndpoint.Loopback(SocketConstants.AF_INET, 9));
+        });
+        // Linux 6.6 and later: the hand-off mode ax's per-application receiver threads use.
+        Assert.Equal(Errno.Success, Seccomp.SetSyncWakeUp(app.Listener));
+        app.Go();
+
+        // A receiver that waits in the ioctl itself, as ax's per-application threads do (no epoll in front).
+        Assert.Equal(Errno.Success, Seccomp.Receive(app.Listener, out var connect));
+        Assert.Equal(SyscallNumbers.Connect, connect.Nr);
+        Assert.Equal(Errno.Success, Seccomp.Respond(app.Listener, connect.Id, -1, Errno.ENETUNREACH));
+        app.Join();
+
+        Assert.Equal(Errno.ENETUNREACH, result);
+    }
+
+    [KernelFact(KernelRequirement.SeccompUserNotification)]
     public async Task ArgumentTrap_OnlyTheCallWhoseArgumentMatches_ReachesTheListener()
     {
         const int IpProtoTcp = 6, TcpNoDelay = 1;

@@ -68,6 +68,9 @@ internal static partial class Interop
         internal const ulong NotifIdValid = 0x40082102;
         // _IOW('!', 3, struct seccomp_notif_addfd)
         internal const ulong NotifAddFd = 0x40182103;
+        // _IOW('!', 4, __u64); the flags are the ioctl's argument itself, not a pointer.
+        internal const ulong NotifSetFlags = 0x40082104;
+        internal const ulong NotifFdSyncWakeUp = 1;
     }
 
     internal static class StructSizes
