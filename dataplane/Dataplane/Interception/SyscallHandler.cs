@@ -58,12 +58,12 @@ internal sealed partial class SyscallHandler
     // True on a thread that receives notifications (the reactor, or an app's receiver): the app's next trapped call is
     // handled on the same thread, after this one returns.
     [ThreadStatic]
-    private static bool t_notificationThread;
+    private static bool _notificationThread;
 
     /// <summary>Marks the calling thread as one that receives and answers notifications, one at a time.</summary>
-    internal static void MarkNotificationThread() => t_notificationThread = true;
+    internal static void MarkNotificationThread() => _notificationThread = true;
 
-    private bool OnNotificationThread => t_notificationThread || _reactor.IsOnReactorThread;
+    private bool OnNotificationThread => _notificationThread || _reactor.IsOnReactorThread;
 
     /// <summary>Answers one notification. Runs on a notification thread (see <see cref="NotificationReceiving"/>); must not block.</summary>
     public void Handle(InterceptedApp app, in SeccompNotification notification)
