@@ -48,7 +48,7 @@ public class ProxyV2Benchmarks
     }
 
     /// <summary>Addresses and ports only.</summary>
-    [Benchmark(Baseline = true)]
+    [Benchmark]
     public int EncodeBare() => ProxyV2Writer.WriteProxy(_buffer, _source.AddressBytes, _source.Port, _destination.AddressBytes,
         _destination.Port, ProxyTransport.Stream);
 

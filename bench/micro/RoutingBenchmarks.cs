@@ -38,7 +38,7 @@ public class RoutingBenchmarks
     }
 
     /// <summary>An exact VIP:port: one hash lookup.</summary>
-    [Benchmark(Baseline = true)]
+    [Benchmark]
     public ConnectDecision ExactVipHit() => _snapshot.Resolve(_client, in _exact);
 
     /// <summary>The longest prefix, a /24, after the exact table missed.</summary>

@@ -20,7 +20,7 @@ namespace Istio.AppSwitch.Bench.Micro;
 public class SeccompRoundTripBenchmarks
 {
     [ThreadStatic]
-    private static bool t_trapped;
+    private static bool _threadTrapped;
 
     private readonly byte[] _sockaddr = new byte[128];
     private readonly ManualResetEventSlim _installed = new();
@@ -43,7 +43,7 @@ public class SeccompRoundTripBenchmarks
         _receiver.Start();
     }
 
-    [Benchmark(Baseline = true)]
+    [Benchmark]
     public Errno GetSockName()
     {
         EnsureUntrapped();
@@ -73,7 +73,7 @@ public class SeccompRoundTripBenchmarks
 
     private static void EnsureUntrapped()
     {
-        if (t_trapped)
+        if (_threadTrapped)
         {
             throw new InvalidOperationException("This thread is trapped: run the benchmarks out of process.");
         }
@@ -81,12 +81,12 @@ public class SeccompRoundTripBenchmarks
 
     private void EnsureTrapped()
     {
-        if (t_trapped)
+        if (_threadTrapped)
         {
             return;
         }
         _listener = Seccomp.InstallListenerFilter([SyscallNumbers.GetSockName, SyscallNumbers.Connect]);
-        t_trapped = true;
+        _threadTrapped = true;
         _installed.Set();
         if (Sockets.GetSockName(_socket, stackalloc byte[128], out _) != Errno.Success)
         {
