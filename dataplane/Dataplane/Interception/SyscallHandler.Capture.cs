@@ -42,7 +42,7 @@ internal sealed partial class SyscallHandler
     /// application's labels and identity, the destination's DNS name when <paramref name="reference"/> has one,
     /// <paramref name="extra"/> (what a peek saw), a unique id, and a CRC32C. Returns its length.
     /// </summary>
-    private static int BuildProxyHeader(Span<byte> header, InterceptedApp? app, in InetEndpoint source, in InetEndpoint destination,
+    internal static int BuildProxyHeader(Span<byte> header, InterceptedApp? app, in InetEndpoint source, in InetEndpoint destination,
         ServiceRef? reference, ReadOnlySpan<ProxyTlv> extra = default)
     {
         var appTlvs = app is null ? [] : app.ProxyTlvs;

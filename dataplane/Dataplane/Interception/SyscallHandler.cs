@@ -722,7 +722,7 @@ internal sealed partial class SyscallHandler
     }
 
     /// <summary>Where ax connects for this decision, in the application socket's address family.</summary>
-    private static bool TryBackendFor(int domain, Interop.InetEndpoint chosen, ServiceRecord? service, out Interop.InetEndpoint backend)
+    internal static bool TryBackendFor(int domain, Interop.InetEndpoint chosen, ServiceRecord? service, out Interop.InetEndpoint backend)
     {
         backend = chosen;
         if (service is not null && service.Bound.IsAnyAddress)
