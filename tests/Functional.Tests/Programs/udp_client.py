@@ -3,6 +3,7 @@
 Usage:
   udp_client.py sendto HOST PORT MESSAGE    unconnected: sendto the address, recvfrom the reply;
                                             prints "from HOST PORT" and the reply
+  udp_client.py blocking HOST PORT MESSAGE  the same on a blocking socket (no timeout): recvfrom waits in the call
   udp_client.py connect HOST PORT MESSAGE   connected: connect, send, recvfrom; prints getpeername, the source, the reply
   udp_client.py efault HOST PORT            sendto with a payload pointer that is not mapped; prints the errno's name
 """
@@ -15,9 +16,10 @@ import sys
 mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 family = socket.AF_INET6 if ":" in host else socket.AF_INET
 sock = socket.socket(family, socket.SOCK_DGRAM)
-sock.settimeout(10)
+if mode != "blocking":
+    sock.settimeout(10)
 
-if mode == "sendto":
+if mode in ("sendto", "blocking"):
     sock.sendto(sys.argv[4].encode(), (host, port))
     data, source = sock.recvfrom(65535)
     print("from", source[0], source[1])

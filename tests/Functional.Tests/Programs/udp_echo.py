@@ -1,6 +1,7 @@
 """A UDP echo server: answers each datagram with "echo:" + the datagram, from the address it is bound to.
 
 Usage: udp_echo.py HOST PORT
+A datagram that starts with "slow" is answered after half a second (a client's blocking recvfrom waits for it).
 A datagram "close" makes it close its socket and stay alive, so a test can watch the service go away.
 """
 import socket
@@ -19,4 +20,6 @@ while True:
         print("closed", flush=True)
         time.sleep(60)
         sys.exit(0)
+    if data.startswith(b"slow"):
+        time.sleep(0.5)
     sock.sendto(b"echo:" + data, peer)
