@@ -25,7 +25,7 @@ internal sealed partial class SyscallHandler
     /// <summary>The largest datagram ax carries: a UDP length field's maximum. A longer send gets EMSGSIZE, as from the kernel.</summary>
     internal const int MaxDatagram = 65_535;
 
-    private static int? s_unprivilegedPortStart;
+    private static int? _unprivilegedPortStart;
 
     /// <summary>A UDP connect to a ref's VIP: connects the application's socket to a UDP backend, and remembers the VIP.</summary>
     /// <remarks>Caller: <see cref="HandleConnect"/>, with a dup of a UDP socket, after a TCP resolution matched a ref.</remarks>
@@ -426,7 +426,7 @@ internal sealed partial class SyscallHandler
 
     private static int UnprivilegedPortStart()
     {
-        if (s_unprivilegedPortStart is { } known)
+        if (_unprivilegedPortStart is { } known)
         {
             return known;
         }
@@ -441,7 +441,7 @@ internal sealed partial class SyscallHandler
         catch (IOException)
         {
         }
-        s_unprivilegedPortStart = start;
+        _unprivilegedPortStart = start;
         return start;
     }
 
