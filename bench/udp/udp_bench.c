@@ -1,6 +1,8 @@
 /* UDP request/response latency, for bench/udp/run (docs/benchmarks.md, "UDP").
  *
- *   udp_bench server PORT                   echo server on 127.0.0.1:PORT (blocking recvfrom/sendto)
+ *   udp_bench server PORT                   echo server on 127.0.0.1:PORT with recvmsg/sendmsg, as dnsmasq and
+ *                                           unbound do (never trapped by ax)
+ *   udp_bench server-recvfrom PORT          the same with recvfrom/sendto and addresses (trapped by ax, CONTINUEd)
  *   udp_bench connected HOST PORT N         connect once, then N x (send, recv): no address in any call
  *   udp_bench unconnected HOST PORT N       N x (sendto HOST:PORT, recvfrom with a source buffer)
  *
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,10 +37,19 @@ int main(int argc, char **argv) {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (fd < 0) die("socket");
     char buf[2048];
-    if (strcmp(argv[1], "server") == 0) {
+    if (strncmp(argv[1], "server", 6) == 0) {
         struct sockaddr_in self = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[2]))};
         inet_pton(AF_INET, "127.0.0.1", &self.sin_addr);
         if (bind(fd, (struct sockaddr *)&self, sizeof self) < 0) die("bind");
+        while (strcmp(argv[1], "server") == 0) {
+            struct sockaddr_storage peer;
+            struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+            struct msghdr msg = {.msg_name = &peer, .msg_namelen = sizeof peer, .msg_iov = &iov, .msg_iovlen = 1};
+            ssize_t n = recvmsg(fd, &msg, 0);
+            if (n < 0) die("recvmsg");
+            iov.iov_len = n;
+            if (sendmsg(fd, &msg, 0) < 0) die("sendmsg");
+        }
         for (;;) {
             struct sockaddr_storage peer;
             socklen_t len = sizeof peer;

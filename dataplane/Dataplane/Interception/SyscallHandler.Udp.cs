@@ -213,10 +213,9 @@ internal sealed partial class SyscallHandler
         var handedOff = false;
         try
         {
-            var error = ReceiveDatagram(app, appSocket, peers, in call);
-            if (error == Errno.EAGAIN && (call.Flags & MSG_DONTWAIT) == 0 && IsBlocking(appSocket))
+            if (!ReceiveDatagram(app, appSocket, peers, in call))
             {
-                _ = ReceiveWhenReadableAsync(app, appSocket, peers, call);
+                HoldReceive(app, appSocket, peers, in call);
                 handedOff = true;
             }
         }
@@ -230,10 +229,11 @@ internal sealed partial class SyscallHandler
     }
 
     /// <summary>
-    /// One nonblocking recvfrom on ax's dup for the application; answers the call unless the result is EAGAIN (which
-    /// the caller answers, or waits on). The source is reported as the VIP it stands for.
+    /// One nonblocking recvfrom on ax's dup for the application, with the source reported as the VIP it stands for.
+    /// Answers the call and returns true, except when nothing is queued on a socket that would block: then false, and
+    /// the caller waits.
     /// </summary>
-    private static Errno ReceiveDatagram(InterceptedApp app, SafeFd socket, DatagramPeers peers, in DatagramReceive call)
+    private static bool ReceiveDatagram(InterceptedApp app, SafeFd socket, DatagramPeers peers, in DatagramReceive call)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(call.Length, 1));
         try
@@ -243,12 +243,12 @@ internal sealed partial class SyscallHandler
                 out var sourceLength);
             if (error == Errno.EAGAIN && (call.Flags & MSG_DONTWAIT) == 0 && IsBlocking(socket))
             {
-                return error;
+                return false;
             }
             if (error != Errno.Success)
             {
                 Seccomp.Respond(app.Listener, call.Id, -1, error);
-                return error;
+                return true;
             }
 
             if (Interop.InetEndpoint.TryParse(source[..Math.Min(sourceLength, MaxSockaddr)], out var from, out _)
@@ -263,10 +263,10 @@ internal sealed partial class SyscallHandler
             {
                 // The datagram is gone, as when the kernel fails to copy it out.
                 Seccomp.Respond(app.Listener, call.Id, -1, Errno.EFAULT);
-                return Errno.EFAULT;
+                return true;
             }
             Seccomp.Respond(app.Listener, call.Id, received, Errno.Success);
-            return Errno.Success;
+            return true;
         }
         finally
         {
@@ -274,38 +274,113 @@ internal sealed partial class SyscallHandler
         }
     }
 
-    private async Task ReceiveWhenReadableAsync(InterceptedApp app, SafeFd socket, DatagramPeers peers, DatagramReceive call)
+    /// <summary>
+    /// A blocking recvfrom with nothing queued: a level-triggered registration of ax's dup on the reactor, whose callback
+    /// receives on the reactor thread itself when a datagram comes (nonblocking), so the wake-up needs no pool thread. A
+    /// watcher rechecks every <see cref="AcceptHoldTick"/> that the call still exists, and answers EAGAIN once the
+    /// socket's <c>SO_RCVTIMEO</c> has passed. Runs on the reactor thread, so the callback cannot run before the
+    /// registration is recorded. Owns <paramref name="socket"/>.
+    /// </summary>
+    private void HoldReceive(InterceptedApp app, SafeFd socket, DatagramPeers peers, in DatagramReceive call)
     {
+        var hold = new HeldReceive(app, socket, peers, call);
+        hold.Registration = _reactor.Register(socket, EpollEvents.In, OnHeldReceiveReady, hold);
+        _ = WatchHeldReceiveAsync(hold);
+    }
+
+    // Reactor thread: the held socket is readable. Level-triggered: called again while it stays so.
+    private void OnHeldReceiveReady(EpollEvents events, object? state)
+    {
+        var hold = (HeldReceive)state!;
+        if (Volatile.Read(ref hold.Settled) != 0)
+        {
+            return;
+        }
         try
         {
-            var deadline = DeadlineOf(ReadReceiveTimeout(socket));
-            while (true)
+            // Checked before the receive: a datagram taken for a call that is gone would be lost.
+            if (hold.App.IsDisposed || !Seccomp.IsIdValid(hold.App.Listener, hold.Call.Id))
             {
-                if (!await WaitReadyAsync(app, call.Id, socket, EpollEvents.In).ConfigureAwait(false))
+                hold.TrySettle();
+                return;
+            }
+            // False: another thread of the application took the datagram first; wait for the next.
+            if (ReceiveDatagram(hold.App, hold.Socket, hold.Peers, in hold.Call))
+            {
+                hold.TrySettle();
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            if (hold.TrySettle())
+            {
+                Interlocked.Increment(ref hold.App.Counters.Failed);
+                Log.HandlerFailed(_logger, ex, hold.App.Record.Id, "recvfrom");
+                Seccomp.Respond(hold.App.Listener, hold.Call.Id, -1, Errno.ENOSYS);
+            }
+        }
+    }
+
+    /// <summary>Checks the held call every tick: gone (a signal, the thread's death), or past its SO_RCVTIMEO.</summary>
+    private async Task WatchHeldReceiveAsync(HeldReceive hold)
+    {
+        var app = hold.App;
+        try
+        {
+            var deadline = DeadlineOf(ReadReceiveTimeout(hold.Socket));
+            while (Volatile.Read(ref hold.Settled) == 0)
+            {
+                var left = deadline == long.MaxValue ? AcceptHoldTick : TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64));
+                await Task.Delay(left < AcceptHoldTick ? left : AcceptHoldTick).ConfigureAwait(false);
+                if (Volatile.Read(ref hold.Settled) != 0)
                 {
                     return;
                 }
-                // Another thread of the application may have taken the datagram first: then wait again.
-                if (ReceiveDatagram(app, socket, peers, in call) != Errno.EAGAIN)
+                if (app.IsDisposed || !Seccomp.IsIdValid(app.Listener, hold.Call.Id))
                 {
+                    hold.TrySettle();
                     return;
                 }
-                if (PastDeadline(deadline))
+                if (PastDeadline(deadline) && hold.TrySettle())
                 {
-                    Seccomp.Respond(app.Listener, call.Id, -1, Errno.EAGAIN);
+                    Seccomp.Respond(app.Listener, hold.Call.Id, -1, Errno.EAGAIN);
                     return;
                 }
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            Interlocked.Increment(ref app.Counters.Failed);
-            Log.HandlerFailed(_logger, ex, app.Record.Id, "recvfrom");
-            Seccomp.Respond(app.Listener, call.Id, -1, Errno.ENOSYS);
+            if (hold.TrySettle())
+            {
+                Interlocked.Increment(ref app.Counters.Failed);
+                Log.HandlerFailed(_logger, ex, app.Record.Id, "recvfrom");
+                Seccomp.Respond(app.Listener, hold.Call.Id, -1, Errno.ENOSYS);
+            }
         }
-        finally
+    }
+
+    /// <summary>A held recvfrom, and whether it is settled (answered, or dropped) yet.</summary>
+    private sealed class HeldReceive(InterceptedApp app, SafeFd socket, DatagramPeers peers, DatagramReceive call)
+    {
+        public readonly InterceptedApp App = app;
+        public readonly SafeFd Socket = socket;
+        public readonly DatagramPeers Peers = peers;
+        public readonly DatagramReceive Call = call;
+
+        public IDisposable? Registration { get; set; }
+
+        /// <summary>0 while held; 1 once settled. Whoever sets it releases the registration and the socket.</summary>
+        public int Settled;
+
+        public bool TrySettle()
         {
-            socket.Dispose();
+            if (Interlocked.Exchange(ref Settled, 1) != 0)
+            {
+                return false;
+            }
+            Registration?.Dispose();
+            Socket.Dispose();
+            return true;
         }
     }
 
