@@ -52,7 +52,7 @@ internal sealed partial class SyscallHandler
         {
             // Before the answer: the application's next call may be a recvfrom on another thread.
             RecordPeer(app, inode, in destination, default);
-            PeersOf(app, inode, info.Domain).Remember(in backend, in destination);
+            PeersOf(app, inode, info.Domain).Remember(in backend, destination);
             Interlocked.Increment(ref app.Counters.Redirected);
             Log.Redirected(_logger, app.Record.Id, destination, decision.Ref?.Name);
         }
@@ -123,7 +123,7 @@ internal sealed partial class SyscallHandler
                     return;
                 }
 
-                peers.Remember(in backend, in destination);
+                peers.Remember(in backend, destination);
                 var flags = (int)n.Arg3;
                 var error = SendDatagram(appSocket, payload, flags, in backend, out var sent);
                 if (error == Errno.EAGAIN && (flags & MSG_DONTWAIT) == 0 && IsBlocking(appSocket))
@@ -559,8 +559,14 @@ internal sealed class DatagramPeers(int domain)
     }
 
     /// <summary>Records that <paramref name="backend"/> answers for <paramref name="vip"/>. Allocates only when that is new.</summary>
-    public void Remember(in Interop.InetEndpoint backend, in Interop.InetEndpoint vip)
+    /// <remarks>An IPv6 socket may send to an IPv4 sockaddr, but the kernel reports its sources as IPv6 (mapped), so the
+    /// VIP is kept in the socket's family.</remarks>
+    public void Remember(in Interop.InetEndpoint backend, Interop.InetEndpoint vip)
     {
+        if (Domain == SocketConstants.AF_INET6 && vip.IsIPv4)
+        {
+            vip = vip.MapToIPv6();
+        }
         while (true)
         {
             var entries = Volatile.Read(ref _entries);

@@ -60,4 +60,14 @@ public sealed class DatagramPeersTests
             Assert.Equal(TestWorld.Ep($"127.96.2.1:{i + 1}"), vip);
         }
     }
+
+    [Fact]
+    public void Remember_Ipv4VipOnIpv6Socket_KeptMappedAsTheKernelReportsSources()
+    {
+        var peers = new DatagramPeers(SocketConstants.AF_INET6);
+        peers.Remember(TestWorld.Ep("[::ffff:127.0.0.1]:5353"), TestWorld.Ep("127.96.0.53:53"));
+
+        Assert.True(peers.TryGetVip(TestWorld.Ep("[::ffff:127.0.0.1]:5353"), out var vip));
+        Assert.Equal(TestWorld.Ep("[::ffff:127.96.0.53]:53"), vip);
+    }
 }
