@@ -273,6 +273,66 @@ public static class Sockets
         }
     }
 
+    /// <summary>
+    /// sendto(2) of one datagram to <paramref name="sockaddr"/>. Unlike <see cref="Send"/>, the flags go as given (a
+    /// datagram socket raises no SIGPIPE). EINTR is retried.
+    /// </summary>
+    public static unsafe Errno SendTo(SafeHandle socket, ReadOnlySpan<byte> data, int flags, ReadOnlySpan<byte> sockaddr, out int sent)
+    {
+        fixed (byte* buffer = data)
+        fixed (byte* address = sockaddr)
+        {
+            while (true)
+            {
+                nint result = Interop.Sys.SendTo(socket, buffer, (nuint)data.Length, flags, address, (uint)sockaddr.Length);
+                if (result >= 0)
+                {
+                    sent = (int)result;
+                    return Errno.Success;
+                }
+
+                Errno error = Interop.LastErrno;
+                if (error != Errno.EINTR)
+                {
+                    sent = 0;
+                    return error;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// recvfrom(2): one datagram into <paramref name="data"/> and its source into <paramref name="sockaddr"/>
+    /// (<paramref name="sockaddrLength"/> is the source's full length, as the kernel reports it). With MSG_TRUNC the
+    /// result is the datagram's real length. EINTR is retried.
+    /// </summary>
+    public static unsafe Errno ReceiveFrom(SafeHandle socket, Span<byte> data, int flags, Span<byte> sockaddr, out int received, out int sockaddrLength)
+    {
+        fixed (byte* buffer = data)
+        fixed (byte* address = sockaddr)
+        {
+            while (true)
+            {
+                uint length = (uint)sockaddr.Length;
+                nint result = Interop.Sys.RecvFrom(socket, buffer, (nuint)data.Length, flags, address, &length);
+                if (result >= 0)
+                {
+                    received = (int)result;
+                    sockaddrLength = (int)length;
+                    return Errno.Success;
+                }
+
+                Errno error = Interop.LastErrno;
+                if (error != Errno.EINTR)
+                {
+                    received = 0;
+                    sockaddrLength = 0;
+                    return error;
+                }
+            }
+        }
+    }
+
     /// <summary>The most fds one <see cref="SendWithFds"/> passes (the kernel's SCM_MAX_FD).</summary>
     public const int MaxFdsPerMessage = 253;
 

@@ -42,7 +42,10 @@ internal sealed class InterceptedApp : IDisposable
     /// <summary>What the app passed to <c>bind</c>, by socket inode, until <c>listen</c> registers the service.</summary>
     public ConcurrentDictionary<ulong, Interop.InetEndpoint> PendingBinds { get; } = new();
 
-    /// <summary>Listening sockets registered as services, by inode.</summary>
+    /// <summary>UDP sockets that ax sent to a backend for a VIP, by inode: the reverse map of each (docs/udp.md).</summary>
+    public ConcurrentDictionary<ulong, DatagramPeers> DatagramPeers { get; } = new();
+
+    /// <summary>Listening sockets (and bound UDP sockets) registered as services, by inode.</summary>
     public ConcurrentDictionary<ulong, string> Listening { get; } = new();
 
     /// <summary>

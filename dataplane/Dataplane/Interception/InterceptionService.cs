@@ -462,7 +462,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                if (_apps.Values.Any(a => !a.Sockets.IsEmpty || !a.PendingBinds.IsEmpty || !a.Listening.IsEmpty))
+                if (_apps.Values.Any(a => !a.Sockets.IsEmpty || !a.PendingBinds.IsEmpty || !a.Listening.IsEmpty || !a.DatagramPeers.IsEmpty))
                 {
                     Sweep(SocketSweeper.LiveSocketInodes(AnyDelegated()));
                 }
@@ -487,6 +487,13 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
                 if (!live.Contains(inode) && app.Sockets.TryRemove(inode, out var closed))
                 {
                     closed.Lease.Release();
+                }
+            }
+            foreach (var inode in app.DatagramPeers.Keys)
+            {
+                if (!live.Contains(inode))
+                {
+                    app.DatagramPeers.TryRemove(inode, out _);
                 }
             }
             foreach (var inode in app.PendingBinds.Keys)

@@ -94,6 +94,12 @@ internal sealed partial class SyscallHandler
                 case SyscallNumbers.Accept4:
                     HandleAccept(app, in notification, (int)notification.Arg3);
                     break;
+                case SyscallNumbers.SendTo:
+                    HandleSendTo(app, in notification);
+                    break;
+                case SyscallNumbers.RecvFrom:
+                    HandleRecvFrom(app, in notification);
+                    break;
                 default:
                     Continue(app, notification.Id);
                     break;
@@ -126,6 +132,12 @@ internal sealed partial class SyscallHandler
         if (decision.Kind == ConnectDecisionKind.NoMatch)
         {
             Interlocked.Increment(ref app.Counters.Passthrough);
+            if (!app.DatagramPeers.IsEmpty && ProcFs.GetSocketInode((int)n.Pid, fd, out var connectedInode) == Errno.Success
+                && app.DatagramPeers.ContainsKey(connectedInode))
+            {
+                // A UDP socket that ax connected to a VIP connects again elsewhere: getpeername is the kernel's again.
+                app.Sockets.TryRemove(connectedInode, out _);
+            }
             Continue(app, n.Id);
             return;
         }
@@ -142,8 +154,14 @@ internal sealed partial class SyscallHandler
         {
             if (info.Type != SOCK_STREAM || info.Domain is not (AF_INET or AF_INET6))
             {
-                // UDP and other socket types are not redirected (yet): the kernel decides.
+                // Decided again for UDP, whose backends are the UDP services; other socket types: the kernel decides.
                 new UpstreamLease(decision.Cluster, decision.Endpoint).Release();
+                if (info.Type == SOCK_DGRAM && info.Domain is AF_INET or AF_INET6
+                    && Sockets.GetIntOption(appSocket, SOL_SOCKET, SO_PROTOCOL, out var protocol) == Errno.Success && protocol == IPPROTO_UDP)
+                {
+                    ConnectDatagram(app, n.Id, appSocket, in info, in destination);
+                    return;
+                }
                 Continue(app, n.Id);
                 return;
             }
@@ -490,6 +508,21 @@ internal sealed partial class SyscallHandler
         var ip = app.Record.Ip;
         if (ip is null || requested.IsAnyAddress || !requested.AddressEquals(ip))
         {
+            // A UDP socket has no listen: its bind is what makes it a service, so ax performs it to learn the outcome.
+            if (requested.Port != 0 && TryGetAppSocket(app, in n, (int)n.Arg0, requested.Family, out var socket, out var info))
+            {
+                using (socket)
+                {
+                    if (TryBindDatagram(app, in n, socket, in info, inode, in requested))
+                    {
+                        return;
+                    }
+                }
+            }
+            else if (requested.Port != 0)
+            {
+                return; // answered by TryGetAppSocket
+            }
             // Remembered so the registry can show what the application asked for; the kernel binds.
             app.PendingBinds[inode] = requested;
             Continue(app, n.Id);

@@ -23,5 +23,17 @@ public static class TrappedSyscalls
     /// Calls trapped only when an argument says ax may have to act: the filter tests the argument in the kernel, so
     /// the same call made otherwise (a <c>sendto</c> with no address, which is a TCP send) never reaches the daemon.
     /// </summary>
-    public static ReadOnlySpan<ArgumentTrap> WhenArgument => [];
+    /// <remarks>
+    /// <c>sendto</c> with a destination (arg 4) and <c>recvfrom</c> with a source buffer (arg 4): the UDP calls that
+    /// name a peer (docs/udp.md). A TCP send or receive, and a connected UDP socket's, pass NULL there and stay in the
+    /// kernel. <c>sendmsg</c>/<c>recvmsg</c> carry the address inside <c>struct msghdr</c>, which the filter cannot
+    /// read, so they are not trapped: a connected UDP socket needs neither.
+    /// </remarks>
+    public static ReadOnlySpan<ArgumentTrap> WhenArgument => ArgumentTraps;
+
+    private static readonly ArgumentTrap[] ArgumentTraps =
+    [
+        new(SyscallNumbers.SendTo, 4, ArgumentCondition.NonZero),
+        new(SyscallNumbers.RecvFrom, 4, ArgumentCondition.NonZero),
+    ];
 }

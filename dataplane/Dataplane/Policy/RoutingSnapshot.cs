@@ -22,8 +22,10 @@ namespace Istio.AppSwitch.Dataplane.Policy;
 /// A ref does not apply to a destination in its <see cref="ServiceRef.Exclude"/> list, nor, when it is a capture ref,
 /// to a client that its own selector matches.
 /// Several refs with the same VIP are tried most specific client selector first. A matching ref redirects to one
-/// of its live TCP services, picked by round robin among those whose port is the destination port if any is,
-/// else among all; with no live service it refuses. No match leaves the connect alone.
+/// of its live services of the socket's protocol (a TCP connect to a TCP service, a UDP datagram to a UDP service: a
+/// DNS server has both on port 53), picked by round robin among those whose port is the destination port if any is,
+/// else among all; with no live service it refuses. No match leaves the connect alone. Advertised (<c>--ip</c>)
+/// addresses and mesh services are TCP only: a UDP destination there is no match.
 /// </remarks>
 public sealed class RoutingSnapshot
 {
@@ -75,7 +77,9 @@ public sealed class RoutingSnapshot
     /// <param name="destination">Where it asked to go.</param>
     /// <param name="fromChainProxy">True for a connect of the chained proxy itself (Envoy, or what stands for it): a
     /// <c>chain</c> service is then decided as a fast one, since the connection has been through the proxy already.</param>
-    public ConnectDecision Resolve(AppRecord client, in InetEndpoint destination, bool fromChainProxy = false)
+    /// <param name="protocol">The client socket's transport: the backends are the ref's services of the same one.</param>
+    public ConnectDecision Resolve(AppRecord client, in InetEndpoint destination, bool fromChainProxy = false,
+        TransportProtocol protocol = TransportProtocol.Tcp)
     {
         var target = destination.IsIPv4MappedIPv6 ? destination.MapToIPv4() : destination;
         if (!AddressBits.TryFrom(target, out var address))
@@ -90,11 +94,11 @@ public sealed class RoutingSnapshot
         if (_index.Exact.TryGetValue(RouteKey.Create(address, maxPrefix, port), out var exact)
             && FirstForClient(exact, labels, in address) is { } exactRoute)
         {
-            return Decide(exactRoute, client, port, fromChainProxy);
+            return Decide(exactRoute, client, port, fromChainProxy, protocol);
         }
 
         // 2. A service advertised at this address (ax run --ip).
-        if (_advertised.TryGetValue(RouteKey.Create(address, maxPrefix, port), out var advertised)
+        if (protocol == TransportProtocol.Tcp && _advertised.TryGetValue(RouteKey.Create(address, maxPrefix, port), out var advertised)
             && _policy.PickBackend(advertised) is { } advertisedService)
         {
             return ConnectDecision.Redirect(advertisedService, null);
@@ -106,22 +110,24 @@ public sealed class RoutingSnapshot
             if (table.Routes.TryGetValue(RouteKey.Create(address, table.PrefixLength, port), out var routes)
                 && FirstForClient(routes, labels, in address) is { } portRoute)
             {
-                return Decide(portRoute, client, port, fromChainProxy);
+                return Decide(portRoute, client, port, fromChainProxy, protocol);
             }
             if (table.Routes.TryGetValue(RouteKey.Create(address, table.PrefixLength, RouteKey.AnyPort), out routes)
                 && FirstForClient(routes, labels, in address) is { } anyRoute)
             {
-                return Decide(anyRoute, client, port, fromChainProxy);
+                return Decide(anyRoute, client, port, fromChainProxy, protocol);
             }
         }
         return ConnectDecision.NoMatch;
     }
 
-    /// <summary>How many live TCP services <paramref name="reference"/> selects in this snapshot; 0 for an unknown ref.</summary>
+    /// <summary>How many live services (TCP and UDP) <paramref name="reference"/> selects in this snapshot; 0 for an unknown ref.</summary>
     public int CountBackends(ServiceRef reference)
     {
         ArgumentNullException.ThrowIfNull(reference);
-        return _index.ByName.TryGetValue(reference.Name, out var route) ? route.Backends.All.Services.Length : 0;
+        return _index.ByName.TryGetValue(reference.Name, out var route)
+            ? route.Backends.All.Services.Length + route.Backends.UdpAll.Services.Length
+            : 0;
     }
 
     /// <summary>
@@ -144,13 +150,14 @@ public sealed class RoutingSnapshot
         return null;
     }
 
-    private ConnectDecision Decide(RefRoute route, AppRecord client, ushort port, bool fromChainProxy)
+    private ConnectDecision Decide(RefRoute route, AppRecord client, ushort port, bool fromChainProxy, TransportProtocol protocol)
     {
         if (route.Mesh is { } mesh)
         {
-            return DecideMesh(route.Ref, mesh, client, fromChainProxy);
+            // The agent's clusters are TCP endpoints: a datagram to a mesh VIP goes where the application sent it.
+            return protocol == TransportProtocol.Tcp ? DecideMesh(route.Ref, mesh, client, fromChainProxy) : ConnectDecision.NoMatch;
         }
-        var backends = route.Backends.For(port);
+        var backends = route.Backends.For(port, protocol);
         return _policy.PickBackend(backends) is { } service
             ? ConnectDecision.Redirect(service, route.Ref)
             : ConnectDecision.NoBackend(route.Ref);
@@ -218,15 +225,14 @@ public sealed class RoutingSnapshot
     /// </summary>
     internal RoutingSnapshot WithServices(ImmutableArray<ServiceRecord> services)
     {
-        var changed = ChangedTcpServices(ServiceArray, services);
+        var changed = ChangedServices(ServiceArray, services);
         if (changed.Count == 0)
         {
-            // A UDP service came or went: nothing routes to it.
             return new RoutingSnapshot(Version + 1, _index, services, _selection, _advertised);
         }
 
         var tcp = services.Where(s => s.Protocol == TransportProtocol.Tcp).ToArray();
-        var selection = new SelectorIndex(tcp);
+        var selection = new SelectorIndex([.. services]);
         var reselected = new List<RefRoute>();
         foreach (var route in _index.ByName.Values)
         {
@@ -244,18 +250,18 @@ public sealed class RoutingSnapshot
             }
         }
         var index = reselected.Count == 0 ? _index : _index.Change([], CollectionsMarshal.AsSpan(reselected));
-        var advertised = changed.Any(s => s.Advertised is not null) ? Advertise(tcp, _advertised) : _advertised;
+        var advertised = changed.Any(s => s.Advertised is not null && s.Protocol == TransportProtocol.Tcp) ? Advertise(tcp, _advertised) : _advertised;
         return new RoutingSnapshot(Version + 1, index, services, selection, advertised);
     }
 
-    /// <summary>The TCP services in one list and not the other (a replaced record is in both).</summary>
-    private static List<ServiceRecord> ChangedTcpServices(ImmutableArray<ServiceRecord> before, ImmutableArray<ServiceRecord> after)
+    /// <summary>The services in one list and not the other (a replaced record is in both).</summary>
+    private static List<ServiceRecord> ChangedServices(ImmutableArray<ServiceRecord> before, ImmutableArray<ServiceRecord> after)
     {
-        var old = new HashSet<ServiceRecord>(before.Where(s => s.Protocol == TransportProtocol.Tcp), ReferenceEqualityComparer.Instance);
+        var old = new HashSet<ServiceRecord>(before, ReferenceEqualityComparer.Instance);
         var changed = new List<ServiceRecord>();
         foreach (var service in after)
         {
-            if (service.Protocol == TransportProtocol.Tcp && !old.Remove(service))
+            if (!old.Remove(service))
             {
                 changed.Add(service);
             }
@@ -345,23 +351,35 @@ public sealed class RoutingSnapshot
     }
 }
 
-/// <summary>The backends of one ref in one snapshot: all of them, and those listening on each port.</summary>
+/// <summary>
+/// The backends of one ref in one snapshot: all of them, and those listening on each port, for TCP; and the same for
+/// the UDP services it selects, which only datagrams reach.
+/// </summary>
 internal sealed class RefBackends
 {
-    private RefBackends(BackendSet all, FrozenDictionary<ushort, BackendSet> byPort)
+    private RefBackends(BackendSet all, FrozenDictionary<ushort, BackendSet> byPort, BackendSet udpAll, FrozenDictionary<ushort, BackendSet> udpByPort)
     {
         All = all;
         ByPort = byPort;
+        UdpAll = udpAll;
+        UdpByPort = udpByPort;
     }
 
     /// <summary>The backends of a ref that selects no live service; shared, since an empty set never turns.</summary>
-    public static RefBackends None { get; } = new(BackendSet.Empty, FrozenDictionary<ushort, BackendSet>.Empty);
+    public static RefBackends None { get; } = new(BackendSet.Empty, FrozenDictionary<ushort, BackendSet>.Empty,
+        BackendSet.Empty, FrozenDictionary<ushort, BackendSet>.Empty);
 
-    /// <summary>Every service the selector matches.</summary>
+    /// <summary>Every TCP service the selector matches.</summary>
     public BackendSet All { get; }
 
-    /// <summary>The matched services by the port of their <see cref="ServiceRecord.Target"/>.</summary>
+    /// <summary>The matched TCP services by the port of their <see cref="ServiceRecord.Target"/>.</summary>
     public FrozenDictionary<ushort, BackendSet> ByPort { get; }
+
+    /// <summary>Every UDP service the selector matches.</summary>
+    public BackendSet UdpAll { get; }
+
+    /// <summary>The matched UDP services by port.</summary>
+    public FrozenDictionary<ushort, BackendSet> UdpByPort { get; }
 
     /// <summary>
     /// The services on <paramref name="port"/> when there are any, else all: a ref for <c>VIP:6379</c> goes to the
@@ -369,17 +387,28 @@ internal sealed class RefBackends
     /// </summary>
     public BackendSet For(ushort port) => ByPort.TryGetValue(port, out var set) ? set : All;
 
+    /// <summary><see cref="For(ushort)"/> among the services of <paramref name="protocol"/>.</summary>
+    public BackendSet For(ushort port, TransportProtocol protocol) => protocol == TransportProtocol.Udp
+        ? UdpByPort.TryGetValue(port, out var set) ? set : UdpAll
+        : For(port);
+
     public static RefBackends Create(ServiceRecord[] services, RefBackends? previous)
     {
         if (services.Length == 0)
         {
             return None;
         }
-        var byPort = services
+        var tcp = services.Where(s => s.Protocol == TransportProtocol.Tcp).ToArray();
+        var udp = services.Where(s => s.Protocol == TransportProtocol.Udp).ToArray();
+        return new RefBackends(
+            new BackendSet(tcp, previous?.All.Counter ?? 0), ByPortOf(tcp, previous?.ByPort),
+            new BackendSet(udp, previous?.UdpAll.Counter ?? 0), ByPortOf(udp, previous?.UdpByPort));
+    }
+
+    private static FrozenDictionary<ushort, BackendSet> ByPortOf(ServiceRecord[] services, FrozenDictionary<ushort, BackendSet>? previous) =>
+        services
             .GroupBy(s => s.Target.Port)
             .ToFrozenDictionary(
                 g => g.Key,
-                g => new BackendSet([.. g], previous is not null && previous.ByPort.TryGetValue(g.Key, out var old) ? old.Counter : 0));
-        return new RefBackends(new BackendSet(services, previous?.All.Counter ?? 0), byPort);
-    }
+                g => new BackendSet([.. g], previous is not null && previous.TryGetValue(g.Key, out var old) ? old.Counter : 0));
 }

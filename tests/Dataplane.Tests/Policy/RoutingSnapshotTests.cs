@@ -169,7 +169,7 @@ public sealed class RoutingSnapshotTests
         Assert.Equal(ConnectDecisionKind.NoBackend, decision.Kind);
         Assert.Same(reference, decision.Ref);
         Assert.Null(decision.Service);
-        Assert.Equal(0, world.Routing.Current.CountBackends(reference));
+        Assert.Equal(1, world.Routing.Current.CountBackends(reference)); // the UDP service, which only datagrams reach
     }
 
     [Fact]
@@ -362,17 +362,36 @@ public sealed class RoutingSnapshotTests
     }
 
     [Fact]
-    public void WithServices_UdpServiceOnly_RefsUnchanged()
+    public void Resolve_DatagramToVip_PicksUdpServiceNotTcp()
     {
         var world = new TestWorld();
-        world.Ref("dns", "10.0.0.53:53", "app=dns");
-        var before = world.Routing.Current;
+        var client = world.App("cli");
+        var dns = world.App("dns", "app=dns");
+        world.Ref("dns", "127.96.0.53:53", "app=dns");
+        world.Listen(dns, "127.0.0.1:5353", protocol: TransportProtocol.Udp);
+        world.Listen(dns, "127.0.0.1:5354");
 
-        world.Listen(world.App("dns", "app=dns"), "0.0.0.0:53", protocol: TransportProtocol.Udp);
+        var udp = world.Routing.Current.Resolve(client, TestWorld.Ep("127.96.0.53:53"), protocol: TransportProtocol.Udp);
+        var tcp = world.Routing.Current.Resolve(client, TestWorld.Ep("127.96.0.53:53"));
 
-        Assert.Same(before.Index, world.Routing.Current.Index);
-        Assert.Equal(before.Version + 1, world.Routing.Current.Version);
-        Assert.Single(world.Routing.Current.Services);
+        Assert.Equal(ConnectDecisionKind.Redirect, udp.Kind);
+        Assert.Equal(TestWorld.Ep("127.0.0.1:5353"), udp.Backend);
+        Assert.Equal(TransportProtocol.Udp, udp.Service!.Protocol);
+        Assert.Equal(ConnectDecisionKind.Redirect, tcp.Kind);
+        Assert.Equal(TestWorld.Ep("127.0.0.1:5354"), tcp.Backend);
+    }
+
+    [Fact]
+    public void Resolve_DatagramToTcpOnlyRef_NoBackend()
+    {
+        var world = new TestWorld();
+        var client = world.App("cli");
+        world.Ref("web", "127.96.0.80:80", "app=web");
+        world.Listen(world.App("web", "app=web"), "127.0.0.1:8080");
+
+        var decision = world.Routing.Current.Resolve(client, TestWorld.Ep("127.96.0.80:80"), protocol: TransportProtocol.Udp);
+
+        Assert.Equal(ConnectDecisionKind.NoBackend, decision.Kind);
     }
 
     [Fact]

@@ -69,6 +69,35 @@ public sealed class SocketsTests
     }
 
     [Fact]
+    public void SendToReceiveFrom_Datagrams_AddressesTruncationAndEagain()
+    {
+        Assert.Equal(Errno.Success, Sockets.Create(SocketConstants.AF_INET, SocketConstants.SOCK_DGRAM, 0, nonBlocking: false, closeOnExec: true, out SafeFd? first));
+        Assert.Equal(Errno.Success, Sockets.Create(SocketConstants.AF_INET, SocketConstants.SOCK_DGRAM, 0, nonBlocking: false, closeOnExec: true, out SafeFd? second));
+        using SafeFd a = first!;
+        using SafeFd b = second!;
+        Span<byte> sockaddr = stackalloc byte[SocketConstants.SockaddrStorageSize];
+        Assert.Equal(Errno.Success, Sockets.Bind(b, sockaddr[..LoopbackAnyPort.Write(sockaddr)]));
+        Assert.Equal(Errno.Success, Sockets.GetSockName(b, sockaddr, out int length));
+        Assert.True(InetEndpoint.TryParse(sockaddr[..length], out InetEndpoint bAddress, out _));
+        Span<byte> buffer = stackalloc byte[16];
+        Span<byte> source = stackalloc byte[SocketConstants.SockaddrStorageSize];
+
+        Assert.Equal(Errno.EAGAIN, Sockets.ReceiveFrom(b, buffer, SocketConstants.MSG_DONTWAIT, source, out _, out _));
+        Assert.Equal(Errno.Success, Sockets.SendTo(a, "datagram"u8, 0, sockaddr[..length], out int sent));
+        Assert.Equal(8, sent);
+        Assert.Equal(Errno.Success, Sockets.ReceiveFrom(b, buffer[..4], SocketConstants.MSG_TRUNC, source, out int received, out int sourceLength));
+        Assert.Equal(8, received); // MSG_TRUNC: the datagram's real length; the rest was cut off
+        Assert.Equal("data", System.Text.Encoding.ASCII.GetString(buffer[..4]));
+        Assert.Equal(SocketConstants.SockaddrInSize, sourceLength);
+        Assert.True(InetEndpoint.TryParse(source[..sourceLength], out InetEndpoint from, out _));
+        Assert.Equal(Errno.Success, Sockets.GetSockName(a, sockaddr, out length));
+        Assert.True(InetEndpoint.TryParse(sockaddr[..length], out InetEndpoint aAddress, out _));
+        Assert.Equal(aAddress.Port, from.Port); // a was bound implicitly, on the wildcard
+        Assert.NotEqual(bAddress, from);
+        Assert.Equal(Errno.EMSGSIZE, Sockets.SendTo(a, new byte[70_000], 0, sockaddr[..length], out _));
+    }
+
+    [Fact]
     public void Connect_NothingListening_Econnrefused()
     {
         InetEndpoint closed;

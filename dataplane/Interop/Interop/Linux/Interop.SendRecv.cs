@@ -12,6 +12,12 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, EntryPoint = "recv", SetLastError = true)]
         internal static unsafe partial nint Recv(SafeHandle socket, byte* buffer, nuint length, int flags);
 
+        [LibraryImport(Libraries.Libc, EntryPoint = "sendto", SetLastError = true)]
+        internal static unsafe partial nint SendTo(SafeHandle socket, byte* buffer, nuint length, int flags, byte* address, uint addressLength);
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "recvfrom", SetLastError = true)]
+        internal static unsafe partial nint RecvFrom(SafeHandle socket, byte* buffer, nuint length, int flags, byte* address, uint* addressLength);
+
         [LibraryImport(Libraries.Libc, EntryPoint = "sendmsg", SetLastError = true)]
         internal static unsafe partial nint SendMsg(SafeHandle socket, MessageHeader* message, int flags);
 

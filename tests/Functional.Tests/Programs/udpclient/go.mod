@@ -1,0 +1,3 @@
+module udpclient
+
+go 1.19
