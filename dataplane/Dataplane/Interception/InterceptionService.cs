@@ -55,9 +55,9 @@ public enum NotificationReceiving
 /// calls through <see cref="SyscallHandler"/>, and follows them until their process tree is gone.
 /// </summary>
 /// <remarks>
-/// One reactor thread watches every seccomp listener and every pidfd. A listener becomes readable when a
-/// notification is pending and reports EPOLLHUP once no task uses the filter any more, which is when the app
-/// is removed. The pidfd of the launched process becomes readable when that process exits; its services go at
+/// Each application's notifications are received by a thread of its own (or, with
+/// <see cref="NotificationReceiving.Reactor"/>, by the shared reactor). The reactor thread watches every listener's
+/// EPOLLHUP, reported once no task uses the filter any more, which is when the app is removed, and every pidfd. The pidfd of the launched process becomes readable when that process exits; its services go at
 /// once, while descendants that still hold the filter keep the app alive.
 /// </remarks>
 public sealed partial class InterceptionService : IHostedService, IDisposable

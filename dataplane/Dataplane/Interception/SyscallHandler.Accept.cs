@@ -427,8 +427,7 @@ internal sealed partial class SyscallHandler
     /// reactor, whose callback accepts on the reactor thread itself when a connection comes (nonblocking: it never
     /// waits), so the wake-up needs no pool thread. A watcher rechecks every <see cref="AcceptHoldTick"/> that the call
     /// still exists and answers EAGAIN once the listener's <c>SO_RCVTIMEO</c> has passed, as the kernel does.
-    /// Runs on the reactor thread (from <see cref="HandleAccept"/>), so the callback cannot run before the
-    /// registration is recorded. Owns <see cref="AcceptCall.Listener"/>.
+    /// Owns <see cref="AcceptCall.Listener"/>.
     /// </summary>
     private void HoldAccept(in AcceptCall call)
     {
@@ -436,8 +435,8 @@ internal sealed partial class SyscallHandler
         hold.Registration = _reactor.Register(call.Listener, EpollEvents.In, OnHeldAcceptReady, hold);
         if (Volatile.Read(ref hold.Settled) != 0)
         {
-            // Off the reactor thread (after an inspection denied a connection), the callback may have settled the hold
-            // before the registration was recorded, and could not release it.
+            // Off the reactor thread (an application's receiver thread, or after an inspection denied a connection), the
+            // callback may have settled the hold before the registration was recorded, and could not release it.
             hold.Registration.Dispose();
             return;
         }

@@ -278,13 +278,19 @@ internal sealed partial class SyscallHandler
     /// A blocking recvfrom with nothing queued: a level-triggered registration of ax's dup on the reactor, whose callback
     /// receives on the reactor thread itself when a datagram comes (nonblocking), so the wake-up needs no pool thread. A
     /// watcher rechecks every <see cref="AcceptHoldTick"/> that the call still exists, and answers EAGAIN once the
-    /// socket's <c>SO_RCVTIMEO</c> has passed. Runs on the reactor thread, so the callback cannot run before the
-    /// registration is recorded. Owns <paramref name="socket"/>.
+    /// socket's <c>SO_RCVTIMEO</c> has passed. Owns <paramref name="socket"/>.
     /// </summary>
     private void HoldReceive(InterceptedApp app, SafeFd socket, DatagramPeers peers, in DatagramReceive call)
     {
         var hold = new HeldReceive(app, socket, peers, call);
         hold.Registration = _reactor.Register(socket, EpollEvents.In, OnHeldReceiveReady, hold);
+        if (Volatile.Read(ref hold.Settled) != 0)
+        {
+            // On an application's receiver thread, the reactor's callback may have settled the hold before the
+            // registration was recorded, and could not release it.
+            hold.Registration.Dispose();
+            return;
+        }
         _ = WatchHeldReceiveAsync(hold);
     }
 

@@ -14,7 +14,8 @@ namespace Istio.AppSwitch.Dataplane.Interception;
 /// method here runs while an application thread is parked in the kernel.
 /// </summary>
 /// <remarks>
-/// <para>Threading: <see cref="Handle"/> runs on the reactor thread, one notification at a time per listener. It
+/// <para>Threading: <see cref="Handle"/> runs on a notification thread (the application's receiver, or the shared
+/// reactor), one notification at a time per listener. It
 /// never blocks. A decision that has to wait (a blocking connect still in progress) continues on the thread
 /// pool, so it holds up no other notification of this or any other application.</para>
 /// <para>Rules that come from the kernel's interface:</para>
