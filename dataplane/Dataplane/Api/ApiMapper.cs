@@ -21,6 +21,8 @@ public static class ApiMapper
             Uid = app.Uid,
             Command = [.. app.Command],
             StartedAt = app.StartedAt,
+            Netns = app.NetworkNamespace == 0 ? null : app.NetworkNamespace,
+            Ports = app.Ports.Count == 0 ? null : [.. app.Ports.Select(p => p.ToString())],
             Connects = new ConnectCountersDto
             {
                 Notifications = Interlocked.Read(ref app.Connects.Notifications),

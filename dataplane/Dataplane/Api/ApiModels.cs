@@ -27,6 +27,12 @@ public sealed record AppDto
     /// <summary>When it was registered.</summary>
     public required DateTimeOffset StartedAt { get; init; }
 
+    /// <summary>The inode of the network namespace it runs in (<c>--netns</c>, <c>--new-netns</c>); absent when it shares the daemon's.</summary>
+    public ulong? Netns { get; init; }
+
+    /// <summary><c>--ports</c> as <c>HOST:APP</c>; absent when none.</summary>
+    public List<string>? Ports { get; init; }
+
     /// <summary>What its trapped calls came to.</summary>
     public required ConnectCountersDto Connects { get; init; }
 }

@@ -56,6 +56,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
     private Task? _acceptLoop;
     private Task? _sweepLoop;
     private Task? _heldLoop;
+    private readonly ulong _ownNetworkNamespace;
     private int _disposed;
 
     /// <summary>Creates the service; nothing runs until <see cref="StartAsync"/>. Without <paramref name="mesh"/>, no inbound policy is enforced.</summary>
@@ -67,6 +68,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
         _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh, options.Chain, delegation);
+        NetworkNamespace.GetCurrentInode(out _ownNetworkNamespace);
     }
 
     /// <summary>The number of applications under ax right now.</summary>
@@ -318,9 +320,11 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         AppRecord record;
         try
         {
-            record = _registry.RegisterApp(new AppRegistration(request.Name, request.Labels, ip, pid, uid, request.Command));
+            // A namespace that is the daemon's own is no namespace of the app's: nothing to do on its behalf.
+            var netns = request.NetworkNamespace != 0 && request.NetworkNamespace != _ownNetworkNamespace ? request.NetworkNamespace : 0;
+            record = _registry.RegisterApp(new AppRegistration(request.Name, request.Labels, ip, pid, uid, request.Command, netns, request.Ports));
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or Configuration.ValidationException)
         {
             throw new LaunchRejectedException(ex.Message);
         }
