@@ -33,6 +33,7 @@ public static class ApiMapper
                 Delegated = Interlocked.Read(ref app.Connects.Delegated),
                 AcceptProxied = Interlocked.Read(ref app.Connects.AcceptProxied),
                 Failed = Interlocked.Read(ref app.Connects.Failed),
+                Devirtualised = Interlocked.Read(ref app.Connects.Devirtualised),
                 AcceptAllowed = Interlocked.Read(ref app.Connects.AcceptAllowed),
                 AcceptDenied = Interlocked.Read(ref app.Connects.AcceptDenied),
             },

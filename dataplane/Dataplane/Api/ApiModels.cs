@@ -61,6 +61,9 @@ public sealed record ConnectCountersDto
     /// <summary>Accepted connections from a trusted proxy whose PROXY header ax took off.</summary>
     public long AcceptProxied { get; init; }
 
+    /// <summary>Sockets made in the host's namespace for an app in its own (its TCP connects and mapped binds).</summary>
+    public long Devirtualised { get; init; }
+
     /// <summary>Calls a handler failed on (a bug in ax).</summary>
     public required long Failed { get; init; }
 

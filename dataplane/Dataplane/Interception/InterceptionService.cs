@@ -400,7 +400,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                if (_apps.Values.Any(a => !a.Sockets.IsEmpty || !a.PendingBinds.IsEmpty || !a.Listening.IsEmpty))
+                if (_apps.Values.Any(a => !a.Sockets.IsEmpty || !a.PendingBinds.IsEmpty || !a.Listening.IsEmpty || !a.HostSockets.IsEmpty))
                 {
                     Sweep(SocketSweeper.LiveSocketInodes(AnyDelegated()));
                 }
@@ -432,6 +432,13 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
                 if (!live.Contains(inode))
                 {
                     app.PendingBinds.TryRemove(inode, out _);
+                }
+            }
+            foreach (var inode in app.HostSockets.Keys)
+            {
+                if (!live.Contains(inode))
+                {
+                    app.HostSockets.TryRemove(inode, out _);
                 }
             }
             if (Volatile.Read(ref app.StashedAccepts) != 0)
