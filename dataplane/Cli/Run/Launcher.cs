@@ -98,8 +98,12 @@ internal static class Launcher
         }
         var request = new LaunchRequest
         {
-            Name = plan.Name, Labels = plan.Labels, Ip = plan.Ip, Command = new List<string>(plan.Command),
-            NetworkNamespace = execThread.NamespaceInode, Ports = plan.Network?.Ports ?? [],
+            Name = plan.Name,
+            Labels = plan.Labels,
+            Ip = plan.Ip,
+            Command = new List<string>(plan.Command),
+            NetworkNamespace = execThread.NamespaceInode,
+            Ports = plan.Network?.Ports ?? [],
         };
         var frame = LaunchProtocol.Encode(request);
 
