@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Istio.AppSwitch.Dataplane.Registry;
 using Istio.AppSwitch.Interop;
 using Microsoft.Extensions.Logging;
@@ -19,9 +20,9 @@ namespace Istio.AppSwitch.Dataplane.Interception;
 internal sealed partial class SyscallHandler
 {
     /// <summary>
-    /// The options carried from the application's socket to the host socket that replaces it, when the application's
-    /// value differs from the host socket's default. SO_RCVBUF and SO_SNDBUF are handled apart (the kernel doubles
-    /// what is set); SO_RCVTIMEO, SO_SNDTIMEO and SO_LINGER are structs, copied as bytes like the rest.
+    /// The options of either family carried from the application's socket to the host socket that replaces it, when
+    /// the application's value differs from a new socket's default (<see cref="OptionDefaults"/> adds the family's own
+    /// and the buffer sizes). SO_RCVTIMEO, SO_SNDTIMEO and SO_LINGER are structs, copied as bytes like the rest.
     /// </summary>
     private static readonly (int Level, int Name)[] CopiedOptions =
     [
@@ -185,48 +186,81 @@ internal sealed partial class SyscallHandler
     }
 
     /// <summary>
-    /// Copies the options that matter (<see cref="CopiedOptions"/>, the buffer sizes, IPV6_V6ONLY and the traffic
-    /// class) from the app's socket to <paramref name="host"/> where they differ from its defaults. Best effort: an
+    /// Copies the options that matter (<see cref="CopiedOptions"/>, IPV6_V6ONLY and the traffic class, the buffer sizes)
+    /// from the app's socket to <paramref name="host"/> where they differ from a new socket's defaults. Best effort: an
     /// option the host's kernel refuses is left at its default, as a runtime that sets options best-effort would.
     /// </summary>
     private static void CopyOptions(SafeFd from, SafeFd host, int domain)
     {
-        foreach (var (level, name) in CopiedOptions)
+        var defaults = OptionDefaults.For(domain);
+        Span<byte> wanted = stackalloc byte[OptionDefaults.MaxOptionBytes];
+        for (var i = 0; i < defaults.Options.Length; i++)
         {
-            CopyOption(from, host, level, name);
-        }
-        if (domain == AF_INET6)
-        {
-            CopyOption(from, host, IPPROTO_IPV6, IPV6_V6ONLY);
-            CopyOption(from, host, IPPROTO_IPV6, IPV6_TCLASS);
-        }
-        else
-        {
-            CopyOption(from, host, IPPROTO_IP, IP_TOS);
-        }
-        // The kernel reports twice what was set (for its bookkeeping), and setting a size turns autotuning off: copy a
-        // size only when the app's differs from the host's default, and halve it.
-        foreach (var name in (ReadOnlySpan<int>)[SO_RCVBUF, SO_SNDBUF])
-        {
-            if (Sockets.GetIntOption(from, SOL_SOCKET, name, out var wanted) == Errno.Success
-                && Sockets.GetIntOption(host, SOL_SOCKET, name, out var current) == Errno.Success
-                && wanted != current)
+            var (level, name) = defaults.Options[i];
+            if (Sockets.GetSockOpt(from, level, name, wanted, out var length) != Errno.Success
+                || defaults.IsDefault(i, wanted[..length]))
             {
-                Sockets.SetIntOption(host, SOL_SOCKET, name, wanted / 2);
+                continue;
             }
+            if (level == SOL_SOCKET && name is SO_RCVBUF or SO_SNDBUF)
+            {
+                // The kernel reports twice what was set (for its bookkeeping); setting a size turns autotuning off,
+                // which is why only a size the app changed is copied.
+                Sockets.SetIntOption(host, level, name, BinaryPrimitives.ReadInt32LittleEndian(wanted) / 2);
+                continue;
+            }
+            Sockets.SetSockOpt(host, level, name, wanted[..length]);
         }
     }
 
-    private static void CopyOption(SafeFd from, SafeFd host, int level, int name)
+    /// <summary>
+    /// What a new TCP socket of the daemon's namespace has for each copied option, read once per address family from a
+    /// throwaway socket: comparing with it costs the connect one getsockopt per option instead of two. A sysctl changed
+    /// while the daemon runs (tcp_rmem) is not seen: an option then equal to the old default is left alone.
+    /// </summary>
+    private sealed class OptionDefaults
     {
-        Span<byte> wanted = stackalloc byte[16];
-        Span<byte> current = stackalloc byte[16];
-        if (Sockets.GetSockOpt(from, level, name, wanted, out var wantedLength) == Errno.Success
-            && Sockets.GetSockOpt(host, level, name, current, out var currentLength) == Errno.Success
-            && !wanted[..wantedLength].SequenceEqual(current[..currentLength]))
+        public const int MaxOptionBytes = 16;
+        private static OptionDefaults? _inet;
+        private static OptionDefaults? _inet6;
+        private readonly byte[] _values;
+        private readonly int[] _lengths;
+
+        private OptionDefaults(int domain)
         {
-            Sockets.SetSockOpt(host, level, name, wanted[..wantedLength]);
+            (int, int)[] own = domain == AF_INET6
+                ? [(IPPROTO_IPV6, IPV6_V6ONLY), (IPPROTO_IPV6, IPV6_TCLASS)]
+                : [(IPPROTO_IP, IP_TOS)];
+            Options = [.. CopiedOptions, .. own, (SOL_SOCKET, SO_RCVBUF), (SOL_SOCKET, SO_SNDBUF)];
+            _values = new byte[Options.Length * MaxOptionBytes];
+            _lengths = new int[Options.Length];
+            Array.Fill(_lengths, -1); // unknown: every value the app has is copied
+            if (Sockets.Create(domain, SOCK_STREAM, 0, nonBlocking: false, closeOnExec: true, out var probe) != Errno.Success)
+            {
+                return;
+            }
+            using (probe)
+            {
+                for (var i = 0; i < Options.Length; i++)
+                {
+                    var (level, name) = Options[i];
+                    if (Sockets.GetSockOpt(probe!, level, name, _values.AsSpan(i * MaxOptionBytes, MaxOptionBytes), out var length) == Errno.Success)
+                    {
+                        _lengths[i] = length;
+                    }
+                }
+            }
         }
+
+        public (int Level, int Name)[] Options { get; }
+
+        /// <summary>Whether <paramref name="value"/> is option <paramref name="index"/>'s default.</summary>
+        public bool IsDefault(int index, ReadOnlySpan<byte> value) =>
+            _lengths[index] >= 0 && value.SequenceEqual(_values.AsSpan(index * MaxOptionBytes, _lengths[index]));
+
+        public static OptionDefaults For(int domain) => domain == AF_INET6
+            ? Volatile.Read(ref _inet6) ?? (Interlocked.CompareExchange(ref _inet6, new OptionDefaults(AF_INET6), null) ?? _inet6!)
+            : Volatile.Read(ref _inet) ?? (Interlocked.CompareExchange(ref _inet, new OptionDefaults(AF_INET), null) ?? _inet!);
     }
 
     /// <summary>
