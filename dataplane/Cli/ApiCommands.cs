@@ -148,13 +148,15 @@ public static class ApiCommands
             }
             // CHAINED counts what went to a proxy (Envoy or a delegation sidecar); ACCEPTED and DENIED, what ax decided
             // at accept. The JSON has every counter apart.
-            var table = new TableWriter("ID", "NAME", "PID", "USER", "IP", "LABELS", "REDIRECTED", "REFUSED", "CHAINED", "ACCEPTED", "DENIED", "AGE");
+            // NETNS is the inode of the app's own network namespace (what `ip netns identify` and /proc/PID/ns/net
+            // name), blank for the host's.
+            var table = new TableWriter("ID", "NAME", "PID", "USER", "IP", "NETNS", "LABELS", "REDIRECTED", "REFUSED", "CHAINED", "ACCEPTED", "DENIED", "AGE");
             var now = DateTimeOffset.UtcNow;
             foreach (var app in apps)
             {
                 var connects = app.Connects;
                 table.Add(app.Id, app.Name, app.Pid.ToString(CultureInfo.InvariantCulture),
-                    app.Labels.GetValueOrDefault("ax.user"), app.Ip, UserLabels(app.Labels),
+                    app.Labels.GetValueOrDefault("ax.user"), app.Ip, app.Netns?.ToString(CultureInfo.InvariantCulture), UserLabels(app.Labels),
                     connects.Redirected.ToString(CultureInfo.InvariantCulture), connects.Refused.ToString(CultureInfo.InvariantCulture),
                     (connects.Chained + connects.Delegated).ToString(CultureInfo.InvariantCulture),
                     connects.AcceptAllowed.ToString(CultureInfo.InvariantCulture), connects.AcceptDenied.ToString(CultureInfo.InvariantCulture),

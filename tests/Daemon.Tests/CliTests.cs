@@ -96,8 +96,8 @@ public sealed class CliTests : IAsyncLifetime
         var json = Assert.Single(JsonDocument.Parse(servicesJson.Stdout).RootElement.EnumerateArray());
         Assert.Equal("127.0.0.1:6379", json.GetProperty("target").GetString());
         var appLines = Lines(apps.Stdout);
-        Assert.Equal(["ID", "NAME", "PID", "USER", "IP", "LABELS", "REDIRECTED", "REFUSED", "CHAINED", "ACCEPTED", "DENIED", "AGE"], Cells(appLines[0]));
-        Assert.Equal(["app-1", "redis", "4321", "root", "10.1.1.1", "app=redis,tier=db"], Cells(appLines[1])[..6]);
+        Assert.Equal(["ID", "NAME", "PID", "USER", "IP", "NETNS", "LABELS", "REDIRECTED", "REFUSED", "CHAINED", "ACCEPTED", "DENIED", "AGE"], Cells(appLines[0]));
+        Assert.Equal(["app-1", "redis", "4321", "root", "10.1.1.1", "<none>", "app=redis,tier=db"], Cells(appLines[1])[..7]);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Istio.AppSwitch.Dataplane.Interception;
+using Istio.AppSwitch.Dataplane.Registry;
 using Istio.AppSwitch.Interop;
 
 namespace Istio.AppSwitch.Cli.Run;
@@ -9,7 +10,14 @@ namespace Istio.AppSwitch.Cli.Run;
 /// <param name="Labels"><c>--labels</c>, parsed.</param>
 /// <param name="Ip"><c>--ip</c>.</param>
 /// <param name="ApiSocketPath">The daemon's API socket (the launch socket sits beside it).</param>
-internal sealed record LaunchPlan(IReadOnlyList<string> Command, string? Name, Dictionary<string, string> Labels, string? Ip, string ApiSocketPath);
+/// <param name="Network">The network namespace to run in (<c>--netns</c>, <c>--new-netns</c>), or null for the launcher's own.</param>
+internal sealed record LaunchPlan(IReadOnlyList<string> Command, string? Name, Dictionary<string, string> Labels, string? Ip, string ApiSocketPath,
+    NetworkPlan? Network = null);
+
+/// <summary>Where the application's network lives: the namespace at <paramref name="Path"/>, or a new one when it is null.</summary>
+/// <param name="Path"><c>--netns</c>, or null for <c>--new-netns</c>.</param>
+/// <param name="Ports"><c>--ports</c>, parsed.</param>
+internal sealed record NetworkPlan(string? Path, List<PortMapping> Ports);
 
 /// <summary>
 /// Starts a program under ax: installs the seccomp filter, hands its listener to the daemon, then becomes the
@@ -20,6 +28,9 @@ internal sealed record LaunchPlan(IReadOnlyList<string> Command, string? Name, D
 /// dedicated thread installs it and later calls <c>execve</c>; the kernel then ends every other thread. Between the
 /// two, that thread only waits on a futex: a trapped call there would wait on a listener that nobody reads yet.
 /// The main thread, which has no filter, talks to the daemon.</para>
+/// <para>With <c>--netns</c> or <c>--new-netns</c>, the same thread enters the namespace (setns and unshare act on the
+/// calling thread) before it installs the filter, so that neither call is trapped and the exec'd program inherits the
+/// thread's namespace; the launcher's other threads, which talk to the daemon, stay in the host's.</para>
 /// <para>The program never starts without interception: if the daemon cannot be reached or refuses, the
 /// launcher exits with <see cref="DaemonUnavailable"/> and the program is not run.</para>
 /// </remarks>
@@ -39,7 +50,7 @@ internal static class Launcher
         // The exec thread starts first, so that installing its filter (and binding libc on its first P/Invoke)
         // overlaps with this thread's work below: finding the program, connecting, laying out the exec. On two
         // cores that saves about 2 ms; the filter is only needed once the listener is sent.
-        using var execThread = ExecThread.Start();
+        using var execThread = ExecThread.Start(plan.Network);
 
         var program = plan.Command[0];
         var path = ResolveExecutable(program);
@@ -74,13 +85,27 @@ internal static class Launcher
         using var daemonSocket = daemon!;
         using var exec = PreparedExec.Create(path, plan.Command);
         // Not [.. plan.Command]: that spread calls System.Linq, an assembly load more on the start-up path.
-        var request = new LaunchRequest { Name = plan.Name, Labels = plan.Labels, Ip = plan.Ip, Command = new List<string>(plan.Command) };
-        var frame = LaunchProtocol.Encode(request);
-        if (execThread.WaitForFilter() is { } installError)
+        var installError = execThread.WaitForFilter();
+        if (execThread.NamespaceError != Errno.Success)
+        {
+            stderr.WriteLine($"ax: {DescribeNamespaceError(plan.Network!, execThread.NamespaceError)}; not starting {program}");
+            return execThread.NamespaceError is Errno.ENOENT or Errno.EINVAL ? RunCommand.UsageError : DaemonUnavailable;
+        }
+        if (installError is not null)
         {
             stderr.WriteLine($"ax: cannot install the seccomp filter: {installError.Message}; not starting {program}");
             return DaemonUnavailable;
         }
+        var request = new LaunchRequest
+        {
+            Name = plan.Name,
+            Labels = plan.Labels,
+            Ip = plan.Ip,
+            Command = new List<string>(plan.Command),
+            NetworkNamespace = execThread.NamespaceInode,
+            Ports = plan.Network?.Ports ?? [],
+        };
+        var frame = LaunchProtocol.Encode(request);
 
         LaunchResponse response;
         try
@@ -104,6 +129,16 @@ internal static class Launcher
         stderr.WriteLine($"ax: cannot execute {path}: {execError.GetMessage()}");
         return execError == Errno.ENOENT ? NotFound : CannotExecute;
     }
+
+    private static string DescribeNamespaceError(NetworkPlan network, Errno error) => (network.Path, error) switch
+    {
+        (null, Errno.EPERM) => "cannot create a network namespace: not permitted (--new-netns needs CAP_SYS_ADMIN)",
+        (null, _) => $"cannot create a network namespace with its loopback up: {error.GetMessage()}",
+        (_, Errno.ENOENT) => $"invalid --netns \"{network.Path}\": no such file",
+        (_, Errno.EINVAL) => $"invalid --netns \"{network.Path}\": not a network namespace",
+        (_, Errno.EPERM) => $"cannot enter the network namespace {network.Path}: not permitted (--netns needs CAP_SYS_ADMIN)",
+        _ => $"cannot enter the network namespace {network.Path}: {error.GetMessage()}",
+    };
 
     private static LaunchResponse Exchange(SafeFd daemon, byte[] frame, SafeSeccompListenerHandle listener)
     {
@@ -170,11 +205,13 @@ internal static class Launcher
         private readonly ManualResetEventSlim _go = new();
         private readonly ManualResetEventSlim _failed = new();
         private readonly Thread _thread;
+        private readonly NetworkPlan? _network;
         private PreparedExec? _exec;
         private Errno _execError;
 
-        private ExecThread()
+        private ExecThread(NetworkPlan? network)
         {
+            _network = network;
             _thread = new Thread(Body) { IsBackground = true, Name = "ax-exec" };
         }
 
@@ -182,10 +219,16 @@ internal static class Launcher
 
         private Exception? InstallError { get; set; }
 
+        /// <summary>Why the thread could not enter the network namespace asked for (then no filter was installed).</summary>
+        public Errno NamespaceError { get; private set; }
+
+        /// <summary>The inode of the namespace the thread entered; 0 when it stayed in the launcher's.</summary>
+        public ulong NamespaceInode { get; private set; }
+
         /// <summary>Starts the thread, which installs the filter while the caller goes on.</summary>
-        public static ExecThread Start()
+        public static ExecThread Start(NetworkPlan? network)
         {
-            var execThread = new ExecThread();
+            var execThread = new ExecThread(network);
             execThread._thread.Start();
             return execThread;
         }
@@ -218,6 +261,20 @@ internal static class Launcher
 
         private void Body()
         {
+            if (_network is not null)
+            {
+                NamespaceError = _network.Path is null ? NetworkNamespace.CreateWithLoopback() : NetworkNamespace.Join(_network.Path);
+                if (NamespaceError == Errno.Success)
+                {
+                    NamespaceError = NetworkNamespace.GetCurrentInode(out var inode);
+                    NamespaceInode = inode;
+                }
+                if (NamespaceError != Errno.Success)
+                {
+                    _installed.Set();
+                    return;
+                }
+            }
             try
             {
                 Listener = Seccomp.InstallListenerFilter(TrappedSyscalls.All, TrappedSyscalls.WhenArgument, SeccompListenerOptions.None);

@@ -6,7 +6,11 @@ namespace Istio.AppSwitch.Cli.Run;
 /// <param name="Labels"><c>--labels</c>, unparsed.</param>
 /// <param name="Ip"><c>--ip</c>.</param>
 /// <param name="Api"><c>--api</c>.</param>
-public sealed record RunArguments(IReadOnlyList<string> Command, string? Name, string? Labels, string? Ip, string? Api)
+/// <param name="Netns"><c>--netns</c>: the path of a network namespace to run in.</param>
+/// <param name="NewNetns"><c>--new-netns</c>: run in a new network namespace that holds only <c>lo</c>.</param>
+/// <param name="Ports"><c>--ports</c>, each value unparsed (<c>HOST:APP[,HOST:APP]</c>).</param>
+public sealed record RunArguments(IReadOnlyList<string> Command, string? Name, string? Labels, string? Ip, string? Api,
+    string? Netns = null, bool NewNetns = false, IReadOnlyList<string>? Ports = null)
 {
     /// <summary>
     /// The fast path of <c>ax run</c>: parses <paramref name="args"/> (<c>run</c> first) by hand, so that
@@ -17,7 +21,8 @@ public sealed record RunArguments(IReadOnlyList<string> Command, string? Name, s
     /// result wherever this one answers.
     /// </summary>
     /// <remarks>
-    /// Accepted: <c>--name</c>, <c>--labels</c>, <c>--ip</c> and <c>--api</c>, each at most once, as
+    /// Accepted: <c>--name</c>, <c>--labels</c>, <c>--ip</c> and <c>--api</c>, each at most once (the namespace options
+    /// <c>--netns</c>, <c>--new-netns</c> and <c>--ports</c> go to System.CommandLine), as
     /// <c>--opt VALUE</c>, <c>--opt=VALUE</c> or <c>--opt:VALUE</c>; then either <c>--</c> and a non-empty command
     /// (taken verbatim), or a command whose words do not look like options or response files. A separate VALUE must
     /// not start with <c>-</c> or <c>@</c> nor be empty or <c>/?</c> or <c>/h</c> (System.CommandLine may read
@@ -107,7 +112,11 @@ public sealed record RunArguments(IReadOnlyList<string> Command, string? Name, s
             }
             var delimiter = token.IndexOfAny([':', '=']);
             var option = delimiter >= 0 ? token[..delimiter] : token;
-            if (option is not ("--name" or "--labels" or "--ip" or "--api"))
+            if (option == "--new-netns")
+            {
+                continue; // a flag: no value follows
+            }
+            if (option is not ("--name" or "--labels" or "--ip" or "--api" or "--netns" or "--ports"))
             {
                 return token;
             }

@@ -1,9 +1,10 @@
 using System.CommandLine;
 using Istio.AppSwitch.Dataplane.Api;
+using Istio.AppSwitch.Dataplane.Registry;
 
 namespace Istio.AppSwitch.Cli.Run;
 
-/// <summary><c>ax run [--name NAME] [--labels k=v,k=v] [--ip IP] [--api PATH] -- CMD [ARGS…]</c>.</summary>
+/// <summary><c>ax run [--name NAME] [--labels k=v,k=v] [--ip IP] [--netns PATH | --new-netns] [--ports HOST:APP,…] [--api PATH] -- CMD [ARGS…]</c>.</summary>
 public static class RunCommand
 {
     /// <summary>Exit code for a command line that does not parse or holds an invalid value.</summary>
@@ -19,14 +20,22 @@ public static class RunCommand
         var labels = new Option<string?>("--labels") { Description = "Labels of the application, as k=v[,k=v]: refs select services and clients by them." };
         var ip = new Option<string?>("--ip") { Description = "The address the application believes it has: its services are reachable at IP:port, and binds of IP are served." };
         var api = new Option<string?>("--api") { Description = "The daemon's API socket (default: $AX_API, else /run/ax/ax.sock for root, else $XDG_RUNTIME_DIR/ax/ax.sock)." };
+        var netns = new Option<string?>("--netns") { Description = "Run in the network namespace at PATH (e.g. /run/netns/NAME); ax still connects it to services, from the host's namespace." };
+        var newNetns = new Option<bool>("--new-netns") { Description = "Run in a new network namespace that holds only lo; ax connects it to services from the host's namespace." };
+        var ports = new Option<string[]>("--ports")
+        {
+            Description = "With --netns or --new-netns: HOST:APP[,HOST:APP], repeatable. A TCP bind of port APP is made in the host's namespace on port HOST.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var command = new Argument<string[]>("command") { Arity = ArgumentArity.OneOrMore, Description = "The program and its arguments, after --." };
 
         var run = new Command("run", "Run a program under ax: its connect, bind, listen, getsockname and getpeername calls go through the daemon. Its exit code is the program's.")
         {
-            name, labels, ip, api, command,
+            name, labels, ip, netns, newNetns, ports, api, command,
         };
         run.SetAction(result => execute(new RunArguments(
-            result.GetValue(command)!, result.GetValue(name), result.GetValue(labels), result.GetValue(ip), result.GetValue(api))));
+            result.GetValue(command)!, result.GetValue(name), result.GetValue(labels), result.GetValue(ip), result.GetValue(api),
+            result.GetValue(netns), result.GetValue(newNetns), result.GetValue(ports))));
         return run;
     }
 
@@ -43,6 +52,11 @@ public static class RunCommand
             stderr.WriteLine($"ax: invalid --labels: {labelError}");
             return UsageError;
         }
+        if (!TryParseNamespace(arguments, out var network, out var networkError))
+        {
+            stderr.WriteLine($"ax: {networkError}");
+            return UsageError;
+        }
         string apiPath;
         try
         {
@@ -53,8 +67,46 @@ public static class RunCommand
             stderr.WriteLine($"ax: {ex.Message}");
             return Launcher.DaemonUnavailable;
         }
-        var plan = new LaunchPlan(arguments.Command, arguments.Name, parsed, arguments.Ip, apiPath);
+        var plan = new LaunchPlan(arguments.Command, arguments.Name, parsed, arguments.Ip, apiPath, network);
         return Launcher.Run(plan, stderr);
+    }
+
+    /// <summary>
+    /// Checks <c>--netns</c>, <c>--new-netns</c> and <c>--ports</c> together: at most one namespace option, ports only
+    /// with one, a path that exists. Whether the path is a network namespace, and whether ax may enter it, only
+    /// setns(2) tells: the launcher reports that.
+    /// </summary>
+    internal static bool TryParseNamespace(RunArguments arguments, out NetworkPlan? plan, out string? error)
+    {
+        plan = null;
+        error = null;
+        if (arguments.Netns is not null && arguments.NewNetns)
+        {
+            error = "--netns and --new-netns cannot be given together";
+            return false;
+        }
+        var portValues = arguments.Ports ?? [];
+        if (arguments.Netns is null && !arguments.NewNetns)
+        {
+            if (portValues.Count > 0)
+            {
+                error = "--ports maps the ports of a network namespace: give --netns PATH or --new-netns with it";
+                return false;
+            }
+            return true;
+        }
+        if (arguments.Netns is not null && (arguments.Netns.Length == 0 || !File.Exists(arguments.Netns)))
+        {
+            error = $"invalid --netns \"{arguments.Netns}\": no such file (a network namespace is a file such as /run/netns/NAME or /proc/PID/ns/net)";
+            return false;
+        }
+        if (!PortMapping.TryParse(portValues, out var mappings, out var portError))
+        {
+            error = $"invalid --ports: {portError}";
+            return false;
+        }
+        plan = new NetworkPlan(arguments.Netns, mappings);
+        return true;
     }
 
     /// <summary>Parses <c>k=v[,k=v]</c>. Syntax only: the daemon validates keys and values.</summary>

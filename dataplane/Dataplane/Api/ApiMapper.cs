@@ -21,6 +21,8 @@ public static class ApiMapper
             Uid = app.Uid,
             Command = [.. app.Command],
             StartedAt = app.StartedAt,
+            Netns = app.NetworkNamespace == 0 ? null : app.NetworkNamespace,
+            Ports = app.Ports.Count == 0 ? null : [.. app.Ports.Select(p => p.ToString())],
             Connects = new ConnectCountersDto
             {
                 Notifications = Interlocked.Read(ref app.Connects.Notifications),
@@ -31,6 +33,7 @@ public static class ApiMapper
                 Delegated = Interlocked.Read(ref app.Connects.Delegated),
                 AcceptProxied = Interlocked.Read(ref app.Connects.AcceptProxied),
                 Failed = Interlocked.Read(ref app.Connects.Failed),
+                Devirtualised = Interlocked.Read(ref app.Connects.Devirtualised),
                 AcceptAllowed = Interlocked.Read(ref app.Connects.AcceptAllowed),
                 AcceptDenied = Interlocked.Read(ref app.Connects.AcceptDenied),
             },

@@ -27,6 +27,12 @@ public sealed record AppDto
     /// <summary>When it was registered.</summary>
     public required DateTimeOffset StartedAt { get; init; }
 
+    /// <summary>The inode of the network namespace it runs in (<c>--netns</c>, <c>--new-netns</c>); absent when it shares the daemon's.</summary>
+    public ulong? Netns { get; init; }
+
+    /// <summary><c>--ports</c> as <c>HOST:APP</c>; absent when none.</summary>
+    public List<string>? Ports { get; init; }
+
     /// <summary>What its trapped calls came to.</summary>
     public required ConnectCountersDto Connects { get; init; }
 }
@@ -54,6 +60,9 @@ public sealed record ConnectCountersDto
 
     /// <summary>Accepted connections from a trusted proxy whose PROXY header ax took off.</summary>
     public long AcceptProxied { get; init; }
+
+    /// <summary>Sockets made in the host's namespace for an app in its own (its TCP connects and mapped binds).</summary>
+    public long Devirtualised { get; init; }
 
     /// <summary>Calls a handler failed on (a bug in ax).</summary>
     public required long Failed { get; init; }

@@ -49,6 +49,23 @@ internal sealed class InterceptedApp : IDisposable
     public ConcurrentDictionary<ulong, string> Listening { get; } = new();
 
     /// <summary>
+    /// For an app in its own network namespace: the sockets ax made in the host's namespace and installed at the app's
+    /// fds (SyscallHandler.Netns.cs), by inode. Such a socket is already where ax wants it, and it is a service when it
+    /// listens. Pruned with <see cref="Sockets"/>, whose entry each of them has.
+    /// </summary>
+    public ConcurrentDictionary<ulong, byte> HostSockets { get; } = new();
+
+    /// <summary>
+    /// For an app in its own network namespace: the ports it listens on inside that namespace (unmapped), by listener
+    /// inode. Loopback connects of the app to those ports stay in its namespace. Not swept (the daemon cannot see the
+    /// namespace's socket table); a stale entry only keeps a loopback connect to a port that closed inside the namespace.
+    /// </summary>
+    public ConcurrentDictionary<ulong, ushort> InnerListeners { get; } = new();
+
+    /// <summary>Whether the app runs in a network namespace other than the daemon's.</summary>
+    public bool IsNamespaced => Record.NetworkNamespace != 0;
+
+    /// <summary>
     /// pidfds of the app's threads, by tid, so that a thread's next trapped call skips pidfd_open. Bounded: each
     /// is an fd of the daemon, and threads come and go.
     /// </summary>

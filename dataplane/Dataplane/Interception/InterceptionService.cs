@@ -76,6 +76,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
     private Task? _acceptLoop;
     private Task? _sweepLoop;
     private Task? _heldLoop;
+    private readonly ulong _ownNetworkNamespace;
     private int _disposed;
 
     /// <summary>Creates the service; nothing runs until <see cref="StartAsync"/>. Without <paramref name="mesh"/>, no inbound policy is enforced.</summary>
@@ -87,6 +88,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
         _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh, options.Chain, delegation);
+        NetworkNamespace.GetCurrentInode(out _ownNetworkNamespace);
     }
 
     /// <summary>The number of applications under ax right now.</summary>
@@ -338,9 +340,11 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         AppRecord record;
         try
         {
-            record = _registry.RegisterApp(new AppRegistration(request.Name, request.Labels, ip, pid, uid, request.Command));
+            // A namespace that is the daemon's own is no namespace of the app's: nothing to do on its behalf.
+            var netns = request.NetworkNamespace != 0 && request.NetworkNamespace != _ownNetworkNamespace ? request.NetworkNamespace : 0;
+            record = _registry.RegisterApp(new AppRegistration(request.Name, request.Labels, ip, pid, uid, request.Command, netns, request.Ports));
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or Configuration.ValidationException)
         {
             throw new LaunchRejectedException(ex.Message);
         }
@@ -462,7 +466,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                if (_apps.Values.Any(a => !a.Sockets.IsEmpty || !a.PendingBinds.IsEmpty || !a.Listening.IsEmpty || !a.DatagramPeers.IsEmpty))
+                if (_apps.Values.Any(a => !a.Sockets.IsEmpty || !a.PendingBinds.IsEmpty || !a.Listening.IsEmpty || !a.DatagramPeers.IsEmpty || !a.HostSockets.IsEmpty))
                 {
                     Sweep(SocketSweeper.LiveSocketInodes(AnyDelegated()));
                 }
@@ -501,6 +505,13 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
                 if (!live.Contains(inode))
                 {
                     app.PendingBinds.TryRemove(inode, out _);
+                }
+            }
+            foreach (var inode in app.HostSockets.Keys)
+            {
+                if (!live.Contains(inode))
+                {
+                    app.HostSockets.TryRemove(inode, out _);
                 }
             }
             if (Volatile.Read(ref app.StashedAccepts) != 0)

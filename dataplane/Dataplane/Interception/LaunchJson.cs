@@ -126,6 +126,24 @@ internal static class LaunchJson
             writer.Raw(",\"ip\":"u8);
             writer.String(request.Ip);
         }
+        if (request.NetworkNamespace != 0)
+        {
+            writer.Raw(",\"netns\":"u8);
+            writer.Number(request.NetworkNamespace);
+        }
+        if (request.Ports.Count > 0)
+        {
+            writer.Raw(",\"ports\":["u8);
+            for (var i = 0; i < request.Ports.Count; i++)
+            {
+                writer.Raw(i > 0 ? ",["u8 : "["u8);
+                writer.Number(request.Ports[i].Host);
+                writer.Raw(","u8);
+                writer.Number(request.Ports[i].App);
+                writer.Raw("]"u8);
+            }
+            writer.Raw("]"u8);
+        }
         writer.Raw(",\"command\":["u8);
         for (var i = 0; i < request.Command.Count; i++)
         {
@@ -159,6 +177,13 @@ internal static class LaunchJson
         public void Number(int value)
         {
             Span<byte> digits = stackalloc byte[11];
+            value.TryFormat(digits, out var written, provider: CultureInfo.InvariantCulture);
+            Raw(digits[..written]);
+        }
+
+        public void Number(ulong value)
+        {
+            Span<byte> digits = stackalloc byte[20];
             value.TryFormat(digits, out var written, provider: CultureInfo.InvariantCulture);
             Raw(digits[..written]);
         }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text.Json;
+using Istio.AppSwitch.Dataplane.Registry;
 
 namespace Istio.AppSwitch.Dataplane.Interception;
 
@@ -72,9 +73,28 @@ public static class LaunchProtocol
             Name = root.TryGetProperty("name", out var name) ? name.GetString() : null,
             Labels = labels,
             Ip = root.TryGetProperty("ip", out var ip) ? ip.GetString() : null,
+            NetworkNamespace = root.TryGetProperty("netns", out var netns) ? netns.GetUInt64() : 0,
+            Ports = ReadPorts(root),
             Command = command,
         };
     });
+
+    private static List<PortMapping> ReadPorts(JsonElement root)
+    {
+        var ports = new List<PortMapping>();
+        if (root.TryGetProperty("ports", out var array))
+        {
+            foreach (var pair in array.EnumerateArray())
+            {
+                if (pair.GetArrayLength() != 2)
+                {
+                    throw new FormatException("a port mapping is not [host, app]");
+                }
+                ports.Add(new PortMapping(pair[0].GetInt32(), pair[1].GetInt32()));
+            }
+        }
+        return ports;
+    }
 
     /// <summary>Decodes a response body; null when it is not a valid response (by hand: it is on the launcher's path, see <see cref="LaunchJson"/>).</summary>
     public static LaunchResponse? DecodeResponse(ReadOnlyMemory<byte> body) => LaunchJson.DecodeResponse(body.Span);
@@ -128,6 +148,15 @@ public sealed record LaunchRequest
 
     /// <summary><c>--ip</c>, the address the application believes it has, or null.</summary>
     public string? Ip { get; init; }
+
+    /// <summary>
+    /// The inode of the network namespace the application runs in (<c>--netns</c>, <c>--new-netns</c>), or 0 when it
+    /// stays in the launcher's. The daemon then performs its TCP connects and mapped binds in the host's namespace.
+    /// </summary>
+    public ulong NetworkNamespace { get; init; }
+
+    /// <summary><c>--ports HOST:APP</c>: the application ports bound in the host's namespace, and as which port.</summary>
+    public List<PortMapping> Ports { get; init; } = [];
 
     /// <summary>The command line, as the launcher will <c>execve</c> it.</summary>
     public List<string> Command { get; init; } = [];

@@ -132,15 +132,20 @@ internal sealed partial class SyscallHandler
         var decision = _routing.Current.Resolve(app.Record, in destination);
         if (decision.Kind == ConnectDecisionKind.NoMatch)
         {
-            Interlocked.Increment(ref app.Counters.Passthrough);
-            if (!app.DatagramPeers.IsEmpty && ProcFs.GetSocketInode((int)n.Pid, fd, out var connectedInode) == Errno.Success
-                && app.DatagramPeers.ContainsKey(connectedInode))
+            if (!app.IsNamespaced || StaysInNamespace(app, in destination))
             {
-                // A UDP socket that ax connected to a VIP connects again elsewhere: getpeername is the kernel's again.
-                app.Sockets.TryRemove(connectedInode, out _);
+                Interlocked.Increment(ref app.Counters.Passthrough);
+                if (!app.DatagramPeers.IsEmpty && ProcFs.GetSocketInode((int)n.Pid, fd, out var connectedInode) == Errno.Success
+                    && app.DatagramPeers.ContainsKey(connectedInode))
+                {
+                    // A UDP socket that ax connected to a VIP connects again elsewhere: getpeername is the kernel's again.
+                    app.Sockets.TryRemove(connectedInode, out _);
+                }
+                Continue(app, n.Id);
+                return;
             }
-            Continue(app, n.Id);
-            return;
+            // An app in its own network namespace: the same destination, reached from the host's (docs/netns.md).
+            decision = ConnectDecision.Direct(destination);
         }
 
         // From here ax decides, so it needs the application's socket itself: a dup of the same open file
@@ -164,6 +169,11 @@ internal sealed partial class SyscallHandler
                     return;
                 }
                 Continue(app, n.Id);
+                return;
+            }
+            if (app.IsNamespaced && decision.Kind != ConnectDecisionKind.Refuse && !TryMoveToHost(app, in n, fd, ref appSocket, in info))
+            {
+                new UpstreamLease(decision.Cluster, decision.Endpoint).Release();
                 return;
             }
 
@@ -506,6 +516,10 @@ internal sealed partial class SyscallHandler
             return;
         }
 
+        if (app.IsNamespaced && TryBindInHost(app, in n, in requested))
+        {
+            return;
+        }
         var ip = app.Record.Ip;
         if (ip is null || requested.IsAnyAddress || !requested.AddressEquals(ip))
         {
@@ -580,7 +594,8 @@ internal sealed partial class SyscallHandler
             {
                 Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
                 if (Sockets.GetSockName(appSocket, sockaddr, out var length) == Errno.Success
-                    && Interop.InetEndpoint.TryParse(sockaddr[..length], out var bound, out _))
+                    && Interop.InetEndpoint.TryParse(sockaddr[..length], out var bound, out _)
+                    && !IsInnerListener(app, inode, bound.Port))
                 {
                     var requested = app.PendingBinds.TryRemove(inode, out var asked) ? asked : bound;
                     var service = _registry.AddService(app.Record.Id, TransportProtocol.Tcp, requested, bound, inode);

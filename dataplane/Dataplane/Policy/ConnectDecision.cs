@@ -86,6 +86,12 @@ public readonly struct ConnectDecision
     internal static ConnectDecision Redirect(ServiceRecord service, ServiceRef? reference) =>
         new(ConnectDecisionKind.Redirect, service.Target, reference, service);
 
+    /// <summary>
+    /// Connect to <paramref name="destination"/> itself, from ax's own network namespace: the connect of an app in
+    /// another namespace that no ref covers (docs/netns.md).
+    /// </summary>
+    internal static ConnectDecision Direct(InetEndpoint destination) => new(ConnectDecisionKind.Redirect, destination, null, null);
+
     /// <summary>Refuse: <paramref name="reference"/> has no live backend.</summary>
     internal static ConnectDecision NoBackend(ServiceRef reference) =>
         new(ConnectDecisionKind.NoBackend, default, reference, null);

@@ -51,6 +51,15 @@ public sealed class AppRecord
     /// <summary>When it was registered.</summary>
     public DateTimeOffset StartedAt { get; }
 
+    /// <summary>
+    /// The inode of the network namespace the app runs in (<c>ax run --netns</c>, <c>--new-netns</c>), or 0 when it
+    /// shares the daemon's. Set, the daemon makes the app's TCP connects and mapped binds in its own namespace.
+    /// </summary>
+    public ulong NetworkNamespace { get; init; }
+
+    /// <summary><c>--ports</c>: which application ports are bound in the host's namespace, and as which port.</summary>
+    public IReadOnlyList<PortMapping> Ports { get; init; } = [];
+
     /// <summary>What the app's connects came to, counted by the interception as they happen.</summary>
     public ConnectCounters Connects { get; } = new();
 

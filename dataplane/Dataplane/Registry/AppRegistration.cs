@@ -12,10 +12,14 @@ namespace Istio.AppSwitch.Dataplane.Registry;
 /// <param name="Pid">The application's pid (from <c>SO_PEERCRED</c> of the launcher, which <c>execve</c>s into it).</param>
 /// <param name="Uid">The application's uid.</param>
 /// <param name="Command">The command line; the first element is the program.</param>
+/// <param name="NetworkNamespace">The inode of the network namespace it runs in, or 0 for the host's (the daemon's).</param>
+/// <param name="Ports"><c>--ports</c>: the application ports bound in the host's namespace, and as which port.</param>
 public sealed record AppRegistration(
     string? Name,
     IReadOnlyDictionary<string, string> Labels,
     IPAddress? Ip,
     int Pid,
     uint Uid,
-    IReadOnlyList<string> Command);
+    IReadOnlyList<string> Command,
+    ulong NetworkNamespace = 0,
+    IReadOnlyList<PortMapping>? Ports = null);

@@ -37,6 +37,12 @@ public sealed class ConnectCounters
     /// <summary>Connections ax accepted on a port with inbound policy and reset before the app saw them.</summary>
     public long AcceptDenied;
 
+    /// <summary>
+    /// For an app in its own network namespace: sockets ax made in the host's namespace and installed at the app's fds
+    /// (its TCP connects and mapped binds, docs/netns.md).
+    /// </summary>
+    public long Devirtualised;
+
     /// <summary>Calls a handler failed on (answered ENOSYS); non-zero means a bug in ax.</summary>
     public long Failed;
 }

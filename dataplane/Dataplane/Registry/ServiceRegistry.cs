@@ -119,6 +119,17 @@ public sealed partial class ServiceRegistry
         {
             errors.Add(new FieldError("pid", $"invalid pid {registration.Pid}: must be positive"));
         }
+        if (registration.Ports is { Count: > 0 } ports)
+        {
+            if (registration.NetworkNamespace == 0)
+            {
+                errors.Add(new FieldError("ports", "ports are mapped only for an application in its own network namespace"));
+            }
+            foreach (var problem in PortMapping.Validate(ports))
+            {
+                errors.Add(new FieldError("ports", $"invalid ports: {problem}"));
+            }
+        }
         ValidationException.ThrowIfAny(errors);
 
         // System labels are added after the check, and win over anything the user passed.
@@ -133,7 +144,11 @@ public sealed partial class ServiceRegistry
         lock (_gate)
         {
             var id = "app-" + (++_lastAppId).ToString(CultureInfo.InvariantCulture);
-            app = new AppRecord(id, name, labels, ip, registration.Pid, registration.Uid, command, _time.GetUtcNow());
+            app = new AppRecord(id, name, labels, ip, registration.Pid, registration.Uid, command, _time.GetUtcNow())
+            {
+                NetworkNamespace = registration.NetworkNamespace,
+                Ports = registration.Ports ?? [],
+            };
             var state = _state;
             Commit(state with { Apps = state.Apps.Add(app), AppsById = state.AppsById.Add(id, app) }, servicesChanged: false);
         }

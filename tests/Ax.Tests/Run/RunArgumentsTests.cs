@@ -167,6 +167,47 @@ public sealed class RunArgumentsTests
         Assert.True(answered > 1000, $"the fast path answered only {answered} of 5000");
     }
 
+    [Fact]
+    public void NamespaceOptions_GoToSystemCommandLine_WhichReadsThemAll()
+    {
+        string[] args = ["run", "--new-netns", "--ports", "8080:80,8443:443", "--ports=16379:6379", "--name", "n", "--", "redis-server", "--ports", "x"];
+        RunArguments? parsed = null;
+        var root = new RootCommand();
+        root.Subcommands.Add(RunCommand.Create(arguments =>
+        {
+            parsed = arguments;
+            return 0;
+        }));
+
+        Assert.Null(RunArguments.TryParse(args));
+        Assert.Null(RunArguments.FindUnknownOption(args));
+        Assert.Null(RunArguments.FindUnknownOption(["run", "--netns", "/run/netns/x", "--", "x"]));
+        Assert.Equal(0, root.Parse(args).Invoke(new InvocationConfiguration { Output = TextWriter.Null, Error = TextWriter.Null }));
+        Assert.NotNull(parsed);
+        Assert.True(parsed.NewNetns);
+        Assert.Null(parsed.Netns);
+        Assert.Equal(["8080:80,8443:443", "16379:6379"], parsed.Ports!);
+        Assert.Equal(["redis-server", "--ports", "x"], parsed.Command);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--netns", "/etc/hostname", "--new-netns" }, "--netns and --new-netns cannot be given together")]
+    [InlineData(new[] { "--ports", "1:2" }, "--ports maps the ports of a network namespace: give --netns PATH or --new-netns with it")]
+    [InlineData(new[] { "--netns", "/nonexistent/ns" }, "invalid --netns \"/nonexistent/ns\": no such file")]
+    [InlineData(new[] { "--new-netns", "--ports", "1:2,3:2" }, "invalid --ports: application port 2 is mapped twice")]
+    public void Execute_BadNamespaceOptions_UsageError(string[] options, string message)
+    {
+        var stderr = new StringWriter();
+
+        var exitCode = RunCommand.Execute(new RunArguments(["/bin/true"], null, null, null, "/nonexistent/ax.sock",
+            options.Contains("--netns") ? options[Array.IndexOf(options, "--netns") + 1] : null,
+            options.Contains("--new-netns"),
+            options.Contains("--ports") ? [options[Array.IndexOf(options, "--ports") + 1]] : null), stderr);
+
+        Assert.Equal(RunCommand.UsageError, exitCode);
+        Assert.StartsWith($"ax: {message}", stderr.ToString(), StringComparison.Ordinal);
+    }
+
     private static void AssertSameAsSystemCommandLine(string[] args, RunArguments fast)
     {
         RunArguments? parsed = null;

@@ -56,6 +56,34 @@ public sealed class LaunchProtocolTests
     }
 
     [Fact]
+    public void EncodeRequest_NetnsAndPorts_ReadBackTheSame()
+    {
+        var request = new LaunchRequest
+        {
+            Command = ["redis-server"],
+            NetworkNamespace = ulong.MaxValue - 1,
+            Ports = [new Dataplane.Registry.PortMapping(16379, 6379), new Dataplane.Registry.PortMapping(1, 65535)],
+        };
+
+        var frame = LaunchProtocol.Encode(request);
+
+        Assert.Equal("{\"version\":1,\"labels\":{},\"netns\":18446744073709551614,\"ports\":[[16379,6379],[1,65535]],\"command\":[\"redis-server\"]}",
+            Encoding.UTF8.GetString(frame.AsSpan(4)));
+        AssertRoundTrip(request, request);
+    }
+
+    [Theory]
+    [InlineData("{\"version\":1,\"command\":[\"x\"],\"ports\":[[1]]}")]
+    [InlineData("{\"version\":1,\"command\":[\"x\"],\"ports\":[[1,2,3]]}")]
+    [InlineData("{\"version\":1,\"command\":[\"x\"],\"ports\":[[\"1\",2]]}")]
+    [InlineData("{\"version\":1,\"command\":[\"x\"],\"netns\":-1}")]
+    [InlineData("{\"version\":1,\"command\":[\"x\"],\"netns\":\"1\"}")]
+    public void DecodeRequest_MalformedNetnsOrPorts_IsRejected(string json)
+    {
+        Assert.Null(LaunchProtocol.DecodeRequest(Encoding.UTF8.GetBytes(json)));
+    }
+
+    [Fact]
     public void EncodeRequest_LoneSurrogates_BecomeReplacementCharacters()
     {
         // As in the bytes execve gets: PreparedExec encodes with Encoding.UTF8, which replaces them too.
@@ -244,6 +272,8 @@ public sealed class LaunchProtocolTests
         Assert.Equal(expected.Ip, decoded.Ip);
         Assert.Equal(expected.Command, decoded.Command);
         Assert.Equal(expected.Labels.OrderBy(l => l.Key, StringComparer.Ordinal), decoded.Labels.OrderBy(l => l.Key, StringComparer.Ordinal));
+        Assert.Equal(expected.NetworkNamespace, decoded.NetworkNamespace);
+        Assert.Equal(expected.Ports, decoded.Ports);
     }
 
     // Any UTF-16 code unit but surrogates (a lone one is replaced on encoding), plus whole surrogate pairs.

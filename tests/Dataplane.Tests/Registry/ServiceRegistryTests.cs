@@ -64,6 +64,32 @@ public sealed class ServiceRegistryTests
     }
 
     [Fact]
+    public void RegisterApp_InNetworkNamespace_KeepsItsInodeAndPorts()
+    {
+        var world = new TestWorld();
+
+        var app = world.Registry.RegisterApp(Registration() with { NetworkNamespace = 4026532246, Ports = [new PortMapping(16379, 6379)] });
+
+        Assert.Equal(4026532246UL, app.NetworkNamespace);
+        Assert.Equal([new PortMapping(16379, 6379)], app.Ports);
+    }
+
+    [Fact]
+    public void RegisterApp_BadPorts_ReportsEachAndRegistersNothing()
+    {
+        var world = new TestWorld();
+
+        var withoutNamespace = Assert.Throws<ValidationException>(() => world.Registry.RegisterApp(Registration() with { Ports = [new PortMapping(80, 80)] }));
+        var badRanges = Assert.Throws<ValidationException>(() => world.Registry.RegisterApp(
+            Registration() with { NetworkNamespace = 1, Ports = [new PortMapping(0, 80), new PortMapping(81, 80), new PortMapping(81, 70000), new PortMapping(82, 80)] }));
+
+        Assert.Equal("ports", Assert.Single(withoutNamespace.Errors).Field);
+        Assert.Equal(["invalid ports: \"0:80\": ports are numbers from 1 to 65535", "invalid ports: \"81:70000\": ports are numbers from 1 to 65535",
+            "invalid ports: application port 80 is mapped twice"], badRanges.Errors.Select(e => e.Message));
+        Assert.Empty(world.Registry.Apps);
+    }
+
+    [Fact]
     public void AddService_Wildcard_TargetIsLoopback()
     {
         var world = new TestWorld();

@@ -86,6 +86,7 @@ internal static partial class Interop
         internal const int MsgHdr = 56;
         internal const int CMsgHdr = 16;
         internal const int Stat = 144;
+        internal const int IfReq = 40;
         internal const int UCred = 12;
     }
 }
