@@ -133,6 +133,11 @@ internal static class AxCommandLine
         };
         var pilot = PilotCommandOptions.AddTo(command, pilotRequired: false);
         var chain = ChainCommandOptions.AddTo(command);
+        var noUnix = new Option<bool>("--no-unix")
+        {
+            Description = "Never switch a connection between two applications under this daemon to a Unix socket pair; keep it on loopback TCP (docs/unix-switch.md).",
+        };
+        command.Options.Add(noUnix);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
@@ -146,7 +151,8 @@ internal static class AxCommandLine
                 var options = new DaemonOptions { ApiSocketPath = ApiSocketPath.Resolve(parse.GetValue(api)) };
                 var agent = pilot.Build(parse);
                 var chaining = chain.Build(parse);
-                await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent, chaining), cancellationToken).ConfigureAwait(false);
+                var unixSwitch = !parse.GetValue(noUnix);
+                await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent, chaining, unixSwitch), cancellationToken).ConfigureAwait(false);
                 return 0;
             }
             catch (Exception e) when (e is DaemonStartupException or InvalidOperationException)
@@ -162,7 +168,7 @@ internal static class AxCommandLine
     /// Adds the daemon's parts that live outside the Daemon project: the interception, and with <c>--pilot</c> the
     /// xds-agent programming the daemon's own <see cref="MeshStore"/>, both as hosted services.
     /// </summary>
-    private static void ConfigureDaemonServices(IServiceCollection services, XdsAgentOptions? agent, ChainOptions chain)
+    private static void ConfigureDaemonServices(IServiceCollection services, XdsAgentOptions? agent, ChainOptions chain, bool unixSwitch)
     {
         if (agent is not null)
         {
@@ -176,6 +182,7 @@ internal static class AxCommandLine
             LaunchSocketPath = LaunchProtocol.LaunchSocketPath(provider.GetRequiredService<DaemonOptions>().ApiSocketPath),
             LaunchSocketMode = provider.GetRequiredService<DaemonOptions>().SocketMode,
             Chain = chain,
+            UnixSwitch = unixSwitch,
         });
         services.AddSingleton<InterceptionService>();
         services.AddHostedService(provider => provider.GetRequiredService<InterceptionService>());

@@ -40,10 +40,17 @@ internal sealed partial class SyscallHandler
     private readonly ChainOptions _chain;
     private readonly Interop.InetEndpoint? _chainTarget;
     private readonly Delegation.DelegationHub? _delegation;
+    private readonly Func<string, InterceptedApp?>? _findApp;
+    private readonly bool _unixSwitch;
 
+    /// <param name="findApp">Finds an application under this daemon by id, for the co-located switch to Unix sockets
+    /// (docs/unix-switch.md); null turns the switch off.</param>
     public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, HeldConnects held, ILogger logger,
-        MeshStore? mesh = null, ChainOptions? chain = null, Delegation.DelegationHub? delegation = null)
+        MeshStore? mesh = null, ChainOptions? chain = null, Delegation.DelegationHub? delegation = null,
+        Func<string, InterceptedApp?>? findApp = null)
     {
+        _findApp = findApp;
+        _unixSwitch = findApp is not null;
         _mesh = mesh;
         _delegation = delegation;
         _chain = chain ?? ChainOptions.None;
@@ -83,6 +90,12 @@ internal sealed partial class SyscallHandler
                     break;
                 case SyscallNumbers.Accept4:
                     HandleAccept(app, in notification, (int)notification.Arg3);
+                    break;
+                case SyscallNumbers.SetSockOpt:
+                    HandleTcpOption(app, in notification, set: true);
+                    break;
+                case SyscallNumbers.GetSockOpt:
+                    HandleTcpOption(app, in notification, set: false);
                     break;
                 default:
                     Continue(app, notification.Id);
@@ -132,8 +145,15 @@ internal sealed partial class SyscallHandler
         {
             if (info.Type != SOCK_STREAM || info.Domain is not (AF_INET or AF_INET6))
             {
-                // UDP and other socket types are not redirected (yet): the kernel decides.
                 new UpstreamLease(decision.Cluster, decision.Endpoint).Release();
+                if (info.Domain == AF_UNIX && IsReplacedSocket(app, appSocket))
+                {
+                    // A second connect on a socket ax switched (or delegated) to a Unix socket: hiredis and others ask
+                    // again to learn that a nonblocking connect is done, and the kernel would say EINVAL (an AF_INET address).
+                    Seccomp.Respond(app.Listener, n.Id, -1, Errno.EISCONN);
+                    return;
+                }
+                // UDP and other socket types are not redirected (yet): the kernel decides.
                 Continue(app, n.Id);
                 return;
             }
@@ -151,6 +171,10 @@ internal sealed partial class SyscallHandler
                     return;
             }
 
+            if (decision.Service is not null && TrySwitch(app, n.Id, (int)n.Pid, appSocket, in info, in destination, in decision))
+            {
+                return;
+            }
             handedOff = Redirect(app, n.Id, appSocket, in info, in destination, in decision, writeHeader: decision.Ref is { IsCapture: true });
         }
         finally

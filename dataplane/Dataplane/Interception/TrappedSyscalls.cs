@@ -23,5 +23,16 @@ public static class TrappedSyscalls
     /// Calls trapped only when an argument says ax may have to act: the filter tests the argument in the kernel, so
     /// the same call made otherwise (a <c>sendto</c> with no address, which is a TCP send) never reaches the daemon.
     /// </summary>
-    public static ReadOnlySpan<ArgumentTrap> WhenArgument => [];
+    /// <remarks>
+    /// <c>setsockopt</c>/<c>getsockopt</c> at level <c>IPPROTO_TCP</c>: on a Unix socket that ax installed in place of a
+    /// TCP one (a switched or delegated connection, docs/unix-switch.md) ax answers them; SOL_SOCKET and the rest
+    /// never leave the kernel.
+    /// </remarks>
+    public static ReadOnlySpan<ArgumentTrap> WhenArgument => ArgumentTraps;
+
+    private static readonly ArgumentTrap[] ArgumentTraps =
+    [
+        new(SyscallNumbers.SetSockOpt, 1, ArgumentCondition.Equal, SocketConstants.IPPROTO_TCP),
+        new(SyscallNumbers.GetSockOpt, 1, ArgumentCondition.Equal, SocketConstants.IPPROTO_TCP),
+    ];
 }
