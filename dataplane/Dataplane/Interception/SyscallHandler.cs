@@ -143,16 +143,18 @@ internal sealed partial class SyscallHandler
         var handedOff = false;
         try
         {
+            if (Interlocked.Read(ref app.UnixEnds) != 0 && IsReplacedSocket(app, appSocket))
+            {
+                // A second connect on a socket ax switched (or delegated) to a Unix socket: hiredis and others ask
+                // again to learn that a nonblocking connect is done, and the kernel would say EINVAL (an AF_INET address).
+                // (info.Domain came from the sockaddr, so it cannot tell.)
+                new UpstreamLease(decision.Cluster, decision.Endpoint).Release();
+                Seccomp.Respond(app.Listener, n.Id, -1, Errno.EISCONN);
+                return;
+            }
             if (info.Type != SOCK_STREAM || info.Domain is not (AF_INET or AF_INET6))
             {
                 new UpstreamLease(decision.Cluster, decision.Endpoint).Release();
-                if (info.Domain == AF_UNIX && IsReplacedSocket(app, appSocket))
-                {
-                    // A second connect on a socket ax switched (or delegated) to a Unix socket: hiredis and others ask
-                    // again to learn that a nonblocking connect is done, and the kernel would say EINVAL (an AF_INET address).
-                    Seccomp.Respond(app.Listener, n.Id, -1, Errno.EISCONN);
-                    return;
-                }
                 // UDP and other socket types are not redirected (yet): the kernel decides.
                 Continue(app, n.Id);
                 return;
@@ -624,7 +626,7 @@ internal sealed partial class SyscallHandler
             if (PidFd.GetFd(cached, fd, out var viaCache) == Errno.Success)
             {
                 appSocket = viaCache!;
-                info = Describe(appSocket, knownDomain);
+                info = Describe(appSocket, knownDomain) with { Fd = fd };
                 return true;
             }
             if (app.ThreadHandles.TryRemove(new KeyValuePair<int, SafePidFdHandle>(tid, cached)))
