@@ -32,6 +32,12 @@ internal sealed partial class SyscallHandler
     /// <summary>How many processes of a server's tree the kernel-accept check looks at, at most.</summary>
     private const int MaxScannedProcesses = 256;
 
+    /// <summary>
+    /// Server ends that may wait for one listener's accepts; past that, connects go over TCP and meet the kernel's
+    /// backlog (a server that stopped accepting makes its clients wait, or be refused, as without ax).
+    /// </summary>
+    private const int MaxQueuedEnds = 128;
+
     private int _fabricatedPort;
 
     /// <summary>
@@ -50,12 +56,16 @@ internal sealed partial class SyscallHandler
         {
             return false;
         }
+        if (!IsUnconnected(appSocket))
+        {
+            return false; // connected or connecting already: the kernel answers (EISCONN, EALREADY) through Redirect
+        }
         if (!TryBackendFor(info.Domain, service.Target, service, out _))
         {
             return false; // an IPv4 socket and an IPv6-only listener: the kernel's answer (ENETUNREACH) comes from Redirect
         }
         var listener = server.SwitchListeners.GetOrAdd(service.SocketInode, static (_, s) => new SwitchListener(s), service);
-        if (listener.IsClosed)
+        if (listener.IsClosed || listener.Queue.Count >= MaxQueuedEnds)
         {
             return false;
         }
