@@ -143,6 +143,11 @@ internal static class AxCommandLine
         };
         receive.AcceptOnlyFromAmong("per-app", "reactor");
         command.Options.Add(receive);
+        var noUnix = new Option<bool>("--no-unix")
+        {
+            Description = "Never switch a connection between two applications under this daemon to a Unix socket pair; keep it on loopback TCP (docs/unix-switch.md).",
+        };
+        command.Options.Add(noUnix);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
@@ -157,7 +162,8 @@ internal static class AxCommandLine
                 var agent = pilot.Build(parse);
                 var chaining = chain.Build(parse);
                 var receiving = parse.GetValue(receive) == "reactor" ? NotificationReceiving.Reactor : NotificationReceiving.ThreadPerApp;
-                await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent, chaining, receiving), cancellationToken).ConfigureAwait(false);
+                var unixSwitch = !parse.GetValue(noUnix);
+                await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent, chaining, receiving, unixSwitch), cancellationToken).ConfigureAwait(false);
                 return 0;
             }
             catch (Exception e) when (e is DaemonStartupException or InvalidOperationException)
@@ -174,7 +180,7 @@ internal static class AxCommandLine
     /// xds-agent programming the daemon's own <see cref="MeshStore"/>, both as hosted services.
     /// </summary>
     private static void ConfigureDaemonServices(IServiceCollection services, XdsAgentOptions? agent, ChainOptions chain,
-        NotificationReceiving receiving)
+        NotificationReceiving receiving, bool unixSwitch)
     {
         if (agent is not null)
         {
@@ -189,6 +195,7 @@ internal static class AxCommandLine
             LaunchSocketMode = provider.GetRequiredService<DaemonOptions>().SocketMode,
             Chain = chain,
             Receiving = receiving,
+            UnixSwitch = unixSwitch,
         });
         services.AddSingleton<InterceptionService>();
         services.AddHostedService(provider => provider.GetRequiredService<InterceptionService>());

@@ -80,11 +80,15 @@ public static class ApiCommands
             Description = "Write a PROXY protocol v2 header with the original destination into each connection (default v2 for 0.0.0.0/0:* and ::/0:*, else none).",
             HelpName = "none|v2",
         };
+        var noUnix = new Option<bool>("--no-unix")
+        {
+            Description = "Keep the ref's connections on TCP even when the backend runs under the same ax daemon (by default they are switched to a Unix socket pair).",
+        };
         var api = CreateApiOption();
 
         var reference = new Command("ref", "Create a service reference: connects to its VIP go to a live service its selector matches.")
         {
-            name, vip, selector, clients, dns, wait, nonblocking, exclude, proxyProtocol, api,
+            name, vip, selector, clients, dns, wait, nonblocking, exclude, proxyProtocol, noUnix, api,
         };
         reference.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
         {
@@ -100,6 +104,7 @@ public static class ApiCommands
                     Nonblocking = parse.GetValue(nonblocking),
                     Exclude = parse.GetValue(exclude),
                     ProxyProtocol = parse.GetValue(proxyProtocol),
+                    NoUnix = parse.GetValue(noUnix) ? true : null,
                 },
                 cancellationToken).ConfigureAwait(false);
             await stdout.WriteLineAsync($"ref/{created.Name} created").ConfigureAwait(false);
@@ -181,11 +186,12 @@ public static class ApiCommands
                 await stdout.WriteLineAsync(JsonSerializer.Serialize(services, ApiJsonContext.Indented.ListServiceDto)).ConfigureAwait(false);
                 return 0;
             }
-            var table = new TableWriter("ID", "APP", "PROTOCOL", "REQUESTED", "BOUND", "ADVERTISED", "AGE");
+            var table = new TableWriter("ID", "APP", "PROTOCOL", "REQUESTED", "BOUND", "ADVERTISED", "SWITCHED", "AGE");
             var now = DateTimeOffset.UtcNow;
             foreach (var s in services)
             {
-                table.Add(s.Id, $"{s.AppName} ({s.AppId})", s.Protocol, s.Requested, s.Bound, s.Advertised, TableWriter.Age(s.CreatedAt, now));
+                table.Add(s.Id, $"{s.AppName} ({s.AppId})", s.Protocol, s.Requested, s.Bound, s.Advertised,
+                    s.Switched.ToString(CultureInfo.InvariantCulture), TableWriter.Age(s.CreatedAt, now));
             }
             return Print(parse, table, services.Count, "services");
         }));

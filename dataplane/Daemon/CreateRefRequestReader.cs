@@ -14,7 +14,7 @@ namespace Istio.AppSwitch.Daemon;
 /// </summary>
 internal static class CreateRefRequestReader
 {
-    private static readonly string[] KnownFields = ["name", "vip", "selector", "clients", "dns", "wait", "nonblocking", "exclude", "proxyProtocol"];
+    private static readonly string[] KnownFields = ["name", "vip", "selector", "clients", "dns", "wait", "nonblocking", "exclude", "proxyProtocol", "noUnix"];
 
     /// <summary>Returns the spec, or the error response to send instead.</summary>
     public static async Task<(RefSpec? Spec, IResult? Error)> ReadAsync(HttpRequest request)
@@ -52,12 +52,29 @@ internal static class CreateRefRequestReader
 
         var values = new Dictionary<string, string?>(StringComparer.Ordinal);
         var errors = new List<FieldError>();
+        var noUnix = false;
         foreach (var property in root.EnumerateObject())
         {
             var field = KnownFields.FirstOrDefault(f => string.Equals(f, property.Name, StringComparison.OrdinalIgnoreCase));
             if (field is null)
             {
                 errors.Add(new FieldError(property.Name, $"unknown field \"{property.Name}\" (known: {string.Join(", ", KnownFields)})"));
+                continue;
+            }
+            if (field == "noUnix")
+            {
+                // The one boolean field.
+                switch (property.Value.ValueKind)
+                {
+                    case JsonValueKind.True or JsonValueKind.False:
+                        noUnix = property.Value.GetBoolean();
+                        break;
+                    case JsonValueKind.Null:
+                        break;
+                    default:
+                        errors.Add(new FieldError(field, $"noUnix must be a boolean (true or false), not {Describe(property.Value.ValueKind)}"));
+                        break;
+                }
                 continue;
             }
             switch (property.Value.ValueKind)
@@ -86,7 +103,8 @@ internal static class CreateRefRequestReader
             values.GetValueOrDefault("wait"),
             values.GetValueOrDefault("nonblocking"),
             values.GetValueOrDefault("exclude"),
-            values.GetValueOrDefault("proxyProtocol"));
+            values.GetValueOrDefault("proxyProtocol"),
+            noUnix);
         return (spec, null);
     }
 

@@ -91,10 +91,11 @@ public sealed class CliTests : IAsyncLifetime
 
         Assert.Equal(0, services.ExitCode);
         var lines = Lines(services.Stdout);
-        Assert.Equal(["ID", "APP", "PROTOCOL", "REQUESTED", "BOUND", "ADVERTISED", "AGE"], Cells(lines[0]));
-        Assert.Equal(["svc-1", "redis", "(app-1)", "tcp", "0.0.0.0:6379", "0.0.0.0:6379", "10.1.1.1:6379"], Cells(lines[1])[..7]);
+        Assert.Equal(["ID", "APP", "PROTOCOL", "REQUESTED", "BOUND", "ADVERTISED", "SWITCHED", "AGE"], Cells(lines[0]));
+        Assert.Equal(["svc-1", "redis", "(app-1)", "tcp", "0.0.0.0:6379", "0.0.0.0:6379", "10.1.1.1:6379", "0"], Cells(lines[1])[..8]);
         var json = Assert.Single(JsonDocument.Parse(servicesJson.Stdout).RootElement.EnumerateArray());
         Assert.Equal("127.0.0.1:6379", json.GetProperty("target").GetString());
+        Assert.Equal(0, json.GetProperty("switched").GetInt64());
         var appLines = Lines(apps.Stdout);
         Assert.Equal(["ID", "NAME", "PID", "USER", "IP", "NETNS", "LABELS", "REDIRECTED", "REFUSED", "CHAINED", "ACCEPTED", "DENIED", "AGE"], Cells(appLines[0]));
         Assert.Equal(["app-1", "redis", "4321", "root", "10.1.1.1", "<none>", "app=redis,tier=db"], Cells(appLines[1])[..7]);

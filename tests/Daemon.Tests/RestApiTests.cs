@@ -75,6 +75,8 @@ public sealed class RestApiTests : IAsyncLifetime
     [InlineData("""{"name":"a","vip":"0.0.0.0/0:*","selector":"app=a","exclude":"10.0.0.1/8"}""", "exclude", "host bits set")]
     [InlineData("""{"name":"a","vip":"0.0.0.0/0:*","selector":"app=a","exclude":"10.0.0.0/8,nope"}""", "exclude", "invalid CIDR \"nope\"")]
     [InlineData("""{"name":"a","vip":"0.0.0.0/0:*","selector":"app=a","proxyProtocol":"v1"}""", "proxyProtocol", "must be none or v2")]
+    [InlineData("""{"name":"a","vip":"10.0.0.1:80","selector":"app=a","noUnix":"yes"}""", "noUnix", "noUnix must be a boolean (true or false), not a string")]
+    [InlineData("""{"name":"a","vip":"10.0.0.1:80","selector":"app=a","noUnix":1}""", "noUnix", "not a number")]
     public async Task PostRef_OneBadField_400NamingTheField(string json, string field, string message)
     {
         var (status, body, _) = await PostRefAsync(json);
@@ -87,6 +89,19 @@ public sealed class RestApiTests : IAsyncLifetime
         Assert.Contains(message, error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(field, Assert.Single(error.GetProperty("details").EnumerateArray()).GetProperty("field").GetString());
         Assert.Empty(_daemon.Refs.All);
+    }
+
+    [Theory]
+    [InlineData("""{"name":"u1","vip":"10.0.0.1:80","selector":"app=a","noUnix":true}""", true)]
+    [InlineData("""{"name":"u2","vip":"10.0.0.1:81","selector":"app=a","noUnix":false}""", false)]
+    [InlineData("""{"name":"u3","vip":"10.0.0.1:82","selector":"app=a"}""", false)]
+    public async Task PostRef_NoUnix_StoredAndReturned(string json, bool expected)
+    {
+        var (status, body, _) = await PostRefAsync(json);
+
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal(expected, body.GetProperty("noUnix").GetBoolean());
+        Assert.Equal(expected, _daemon.Refs.Find(body.GetProperty("name").GetString()!)!.NoUnix);
     }
 
     [Fact]

@@ -20,7 +20,8 @@ public sealed class SemanticsTests(AxEnvironment ax)
         using var slow = ax.StartUnderAx(["--labels", "app=slow-s1"], ["python3", Path.Combine(Programs, "full_backlog_server.py"), slowPort.ToString()]);
         await slow.WaitForOutputAsync("queue full", TimeSpan.FromSeconds(20));
         await ax.WaitForServiceAsync(slowPort, slow);
-        await ax.CreateRefAsync("slow-s1", "127.96.2.1:80", "app=slow-s1");
+        // TCP: a connect switched to a Unix socket pair completes whatever the server's accept backlog (docs/unix-switch.md).
+        await ax.CreateRefAsync("slow-s1", "127.96.2.1:80", "app=slow-s1", null, "--no-unix");
 
         var fastPort = AxEnvironment.FreePort();
         using var fast = ax.StartUnderAx(["--labels", "app=fast-s1"], ["python3", Path.Combine(Programs, "echo_server.py"), "127.0.0.1", fastPort.ToString(), "f"]);

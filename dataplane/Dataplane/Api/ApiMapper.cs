@@ -31,6 +31,7 @@ public static class ApiMapper
                 Passthrough = Interlocked.Read(ref app.Connects.Passthrough),
                 Chained = Interlocked.Read(ref app.Connects.Chained),
                 Delegated = Interlocked.Read(ref app.Connects.Delegated),
+                Switched = Interlocked.Read(ref app.Connects.Switched),
                 AcceptProxied = Interlocked.Read(ref app.Connects.AcceptProxied),
                 Failed = Interlocked.Read(ref app.Connects.Failed),
                 Devirtualised = Interlocked.Read(ref app.Connects.Devirtualised),
@@ -56,6 +57,7 @@ public static class ApiMapper
             Advertised = service.Advertised?.ToString(),
             Target = service.Target.ToString(),
             SocketInode = service.SocketInode,
+            Switched = Interlocked.Read(ref service.Switched),
             CreatedAt = service.CreatedAt,
         };
     }
@@ -78,6 +80,7 @@ public static class ApiMapper
             Nonblocking = reference.Nonblocking == NonblockingConnectMode.EAgain ? "eagain" : "hold",
             Exclude = reference.Exclude.IsEmpty ? null : reference.Exclude.ToString(),
             ProxyProtocol = reference.ProxyProtocol == ProxyProtocolMode.V2 ? "v2" : "none",
+            NoUnix = reference.NoUnix,
             Backends = backends,
             Held = held.Count,
             HeldLongestSeconds = held.Count == 0 ? 0 : Math.Max(0, Math.Round((now - held.OldestSince).TotalSeconds, 3)),

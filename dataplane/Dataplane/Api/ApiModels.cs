@@ -58,6 +58,9 @@ public sealed record ConnectCountersDto
     /// <summary>Connections handed to the delegation sidecar as live sockets, either way.</summary>
     public long Delegated { get; init; }
 
+    /// <summary>Of the redirected connects, those switched to a Unix socket pair (a co-located service, docs/unix-switch.md).</summary>
+    public long Switched { get; init; }
+
     /// <summary>Accepted connections from a trusted proxy whose PROXY header ax took off.</summary>
     public long AcceptProxied { get; init; }
 
@@ -107,6 +110,9 @@ public sealed record ServiceDto
     /// <summary>The inode of the listening socket.</summary>
     public required ulong SocketInode { get; init; }
 
+    /// <summary>How many connections to the service ax switched to a Unix socket pair (docs/unix-switch.md).</summary>
+    public long Switched { get; init; }
+
     /// <summary>When the service was registered (at <c>listen</c>).</summary>
     public required DateTimeOffset CreatedAt { get; init; }
 }
@@ -140,6 +146,9 @@ public sealed record RefDto
 
     /// <summary>Whether ax writes a PROXY header into the ref's connections: <c>none</c> or <c>v2</c>.</summary>
     public required string ProxyProtocol { get; init; }
+
+    /// <summary>True when the ref's connections stay TCP even to a co-located service (docs/unix-switch.md).</summary>
+    public bool NoUnix { get; init; }
 
     /// <summary>How many live TCP services the selector matches now.</summary>
     public required int Backends { get; init; }
@@ -183,6 +192,9 @@ public sealed record CreateRefRequest
 
     /// <summary><c>none</c> or <c>v2</c>; absent for the default (<c>v2</c> for a catch-all VIP, else <c>none</c>).</summary>
     public string? ProxyProtocol { get; init; }
+
+    /// <summary>True to keep the ref's connections on TCP even to a co-located service; absent for false.</summary>
+    public bool? NoUnix { get; init; }
 }
 
 /// <summary>The body of <c>GET /v1/version</c>.</summary>

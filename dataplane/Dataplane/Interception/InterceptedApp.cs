@@ -86,6 +86,30 @@ internal sealed class InterceptedApp : IDisposable
     /// <summary>How many connections <see cref="AcceptStash"/> holds: the accept path reads this, not the dictionary.</summary>
     public int StashedAccepts;
 
+    /// <summary>
+    /// The app's listeners that co-located clients were switched to over Unix sockets (docs/unix-switch.md), by listener
+    /// inode. Empty for almost every app, so the accept path tests <see cref="ConcurrentDictionary{TKey, TValue}.IsEmpty"/> first.
+    /// </summary>
+    public ConcurrentDictionary<ulong, SwitchListener> SwitchListeners { get; } = new();
+
+    /// <summary>
+    /// How many Unix sockets ax installed in place of the app's TCP sockets (switched or delegated), ever: while zero, a
+    /// TCP-level setsockopt or getsockopt is CONTINUEd without looking the socket up.
+    /// </summary>
+    public long UnixEnds;
+
+    /// <summary>Closes the switch state of listeners that are gone (all of them when <paramref name="live"/> is null).</summary>
+    public void DropSwitchListeners(HashSet<ulong>? live)
+    {
+        foreach (var inode in SwitchListeners.Keys)
+        {
+            if ((live is null || !live.Contains(inode)) && SwitchListeners.TryRemove(inode, out var listener))
+            {
+                listener.Close();
+            }
+        }
+    }
+
     /// <summary>Closes the stashed connections of listeners that are gone (all of them when <paramref name="live"/> is null).</summary>
     public void DropStashed(HashSet<ulong>? live)
     {
@@ -193,6 +217,7 @@ internal sealed class InterceptedApp : IDisposable
         }
         ThreadHandles.Clear();
         DropStashed(null);
+        DropSwitchListeners(null);
     }
 }
 
@@ -202,5 +227,7 @@ internal sealed record StashedAccept(SafeFd Socket, byte[] Peer);
 /// <summary>The addresses ax reports for one socket in place of the kernel's.</summary>
 /// <param name="Peer">What <c>getpeername</c> answers (the VIP the app asked for), when <paramref name="HasPeer"/>.</param>
 /// <param name="Local">What <c>getsockname</c> answers (an <c>--ip</c> address the host lacks), when <paramref name="HasLocal"/>.</param>
+/// <param name="Tcp">For a Unix socket ax put in place of a TCP one (switched or delegated): the TCP options the app set,
+/// which ax answers; null for the app's own sockets.</param>
 internal readonly record struct SocketOverride(Interop.InetEndpoint Peer, bool HasPeer, Interop.InetEndpoint Local, bool HasLocal,
-    UpstreamLease Lease = default);
+    UpstreamLease Lease = default, TcpOptionStore? Tcp = null);

@@ -34,6 +34,12 @@ public sealed record InterceptionOptions
     /// listener in synchronous wake-up mode, or the shared reactor (epoll, then the ioctl). See docs/interception.md.
     /// </summary>
     public NotificationReceiving Receiving { get; init; } = NotificationReceiving.ThreadPerApp;
+
+    /// <summary>
+    /// Whether a connect to a service of another application under this daemon is switched to a Unix socket pair
+    /// (docs/unix-switch.md); <c>ax daemon --no-unix</c> turns it off.
+    /// </summary>
+    public bool UnixSwitch { get; init; } = true;
 }
 
 /// <summary>Where the daemon waits for an application's notifications.</summary>
@@ -87,7 +93,8 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         _registry = registry;
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
-        _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh, options.Chain, delegation);
+        _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh, options.Chain, delegation,
+            options.UnixSwitch ? id => _apps.GetValueOrDefault(id) : null);
         NetworkNamespace.GetCurrentInode(out _ownNetworkNamespace);
     }
 
@@ -437,8 +444,8 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         _ = Task.Run(() => Sweep(SocketSweeper.LiveSocketInodes(AnyDelegated())));
     }
 
-    /// <summary>Whether some app has had a connection delegated: then its Unix socketpair ends have state to keep.</summary>
-    private bool AnyDelegated() => _apps.Values.Any(a => Interlocked.Read(ref a.Counters.Delegated) > 0);
+    /// <summary>Whether some app has had a Unix socket put in place of a TCP one (delegated or switched): then those have state to keep.</summary>
+    private bool AnyDelegated() => _apps.Values.Any(a => Interlocked.Read(ref a.UnixEnds) > 0 || Interlocked.Read(ref a.Counters.Delegated) > 0);
 
     private void RemoveApp(InterceptedApp app, string reason)
     {
@@ -466,7 +473,8 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                if (_apps.Values.Any(a => !a.Sockets.IsEmpty || !a.PendingBinds.IsEmpty || !a.Listening.IsEmpty || !a.DatagramPeers.IsEmpty || !a.HostSockets.IsEmpty))
+                if (_apps.Values.Any(a => !a.Sockets.IsEmpty || !a.PendingBinds.IsEmpty || !a.Listening.IsEmpty || !a.DatagramPeers.IsEmpty
+                    || !a.HostSockets.IsEmpty || !a.SwitchListeners.IsEmpty))
                 {
                     Sweep(SocketSweeper.LiveSocketInodes(AnyDelegated()));
                 }
@@ -517,6 +525,15 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             if (Volatile.Read(ref app.StashedAccepts) != 0)
             {
                 app.DropStashed(live);
+            }
+            foreach (var inode in app.SwitchListeners.Keys)
+            {
+                // The listener closed: the server ends still queued for it are closed, and their clients read EOF.
+                if (!live.Contains(inode) && !(confirmed ??= SocketSweeper.LiveSocketInodes(AnyDelegated())).Contains(inode)
+                    && app.SwitchListeners.TryRemove(inode, out var switched))
+                {
+                    switched.Close();
+                }
             }
             foreach (var (inode, serviceId) in app.Listening)
             {

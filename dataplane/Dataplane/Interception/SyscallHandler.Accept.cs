@@ -44,7 +44,8 @@ internal sealed partial class SyscallHandler
         int Flags,
         InboundPolicy? Policy,
         SafeFd Listener,
-        AppSocketInfo Info);
+        AppSocketInfo Info,
+        SwitchListener? Switch = null);
 
     private enum AcceptOutcome
     {
@@ -61,6 +62,10 @@ internal sealed partial class SyscallHandler
     // accept(fd, addr, addrlen*) / accept4(fd, addr, addrlen*, flags); accept is accept4 with flags 0.
     private void HandleAccept(InterceptedApp app, in SeccompNotification n, int flags)
     {
+        if (!app.SwitchListeners.IsEmpty && TryAcceptSwitched(app, in n, flags))
+        {
+            return;
+        }
         var mesh = _mesh;
         var hasPolicy = mesh is not null && mesh.HasInboundFor(app.Record);
         if ((!hasPolicy && !_chain.TrustsProxies) || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0)
@@ -128,6 +133,17 @@ internal sealed partial class SyscallHandler
         for (var attempt = 0; attempt < MaxDeniedPerAttempt; attempt++)
         {
             var error = AcceptNonBlocking(in call, peer, out var peerLength, out var accepted);
+            if (call.Switch is { } switched)
+            {
+                if (TryAnswerSwitched(in call, switched, error, peer[..Math.Min(peerLength, MaxSockaddr)], ref accepted, out var acceptAgain))
+                {
+                    return AcceptOutcome.Answered;
+                }
+                if (acceptAgain)
+                {
+                    continue; // a doorbell whose end is gone (its client's app exited): look for a real connection
+                }
+            }
             if (error == Errno.EAGAIN)
             {
                 if (!call.Info.NonBlocking)
@@ -432,6 +448,7 @@ internal sealed partial class SyscallHandler
     private void HoldAccept(in AcceptCall call)
     {
         var hold = new HeldAccept(call);
+        call.Switch?.HeldTids.TryAdd(call.Tid, 0);
         hold.Registration = _reactor.Register(call.Listener, EpollEvents.In, OnHeldAcceptReady, hold);
         if (Volatile.Read(ref hold.Settled) != 0)
         {
@@ -526,6 +543,7 @@ internal sealed partial class SyscallHandler
         }
         hold.Registration?.Dispose();
         hold.Call.Listener.Dispose();
+        hold.Call.Switch?.HeldTids.TryRemove(hold.Call.Tid, out _);
         return true;
     }
 

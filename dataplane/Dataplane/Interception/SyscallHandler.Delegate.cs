@@ -15,9 +15,8 @@ namespace Istio.AppSwitch.Dataplane.Interception;
 /// </summary>
 /// <remarks>
 /// The application's end is a Unix socket: getpeername and getsockname on it are answered by ax with the TCP
-/// addresses the application expects (the VIP it asked for; the client it accepted), but TCP socket options
-/// (TCP_NODELAY, keepalive) set on it fail with EOPNOTSUPP, as on any Unix socket. Most runtimes set them
-/// best-effort; docs/delegation.md lists the limits.
+/// addresses the application expects (the VIP it asked for; the client it accepted), and TCP-level socket options
+/// (TCP_NODELAY, keepalive) by <see cref="TcpOptionAnswers"/>, as for a switched connection (docs/unix-switch.md).
 /// </remarks>
 internal sealed partial class SyscallHandler
 {
@@ -63,7 +62,8 @@ internal sealed partial class SyscallHandler
             Sockets.SetStatusFlags(appEnd!, info.StatusFlags & O_NONBLOCK);
             if (ProcFs.GetInode(appEnd!, out var inode) == Errno.Success)
             {
-                app.Sockets[inode] = new SocketOverride(destination, HasPeer: true, source, HasLocal: true);
+                app.Sockets[inode] = new SocketOverride(destination, HasPeer: true, source, HasLocal: true, default, new TcpOptionStore());
+                Interlocked.Increment(ref app.UnixEnds);
             }
             var error = Seccomp.AddFd(app.Listener, id, appEnd!, info.Fd, setFd: true, send: false, closeOnExec: true, out _);
             if (error != Errno.Success)
@@ -115,7 +115,8 @@ internal sealed partial class SyscallHandler
             }
             if (ProcFs.GetInode(appEnd!, out var inode) == Errno.Success)
             {
-                app.Sockets[inode] = new SocketOverride(peer, HasPeer: true, local, HasLocal: true);
+                app.Sockets[inode] = new SocketOverride(peer, HasPeer: true, local, HasLocal: true, default, new TcpOptionStore());
+                Interlocked.Increment(ref app.UnixEnds);
             }
             Interlocked.Increment(ref app.Counters.Delegated);
             Log.Delegated(_logger, app.Record.Id, "inbound", peer);

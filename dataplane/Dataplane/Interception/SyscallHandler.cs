@@ -41,10 +41,17 @@ internal sealed partial class SyscallHandler
     private readonly ChainOptions _chain;
     private readonly Interop.InetEndpoint? _chainTarget;
     private readonly Delegation.DelegationHub? _delegation;
+    private readonly Func<string, InterceptedApp?>? _findApp;
+    private readonly bool _unixSwitch;
 
+    /// <param name="findApp">Finds an application under this daemon by id, for the co-located switch to Unix sockets
+    /// (docs/unix-switch.md); null turns the switch off.</param>
     public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, HeldConnects held, ILogger logger,
-        MeshStore? mesh = null, ChainOptions? chain = null, Delegation.DelegationHub? delegation = null)
+        MeshStore? mesh = null, ChainOptions? chain = null, Delegation.DelegationHub? delegation = null,
+        Func<string, InterceptedApp?>? findApp = null)
     {
+        _findApp = findApp;
+        _unixSwitch = findApp is not null;
         _mesh = mesh;
         _delegation = delegation;
         _chain = chain ?? ChainOptions.None;
@@ -100,6 +107,12 @@ internal sealed partial class SyscallHandler
                     break;
                 case SyscallNumbers.RecvFrom:
                     HandleRecvFrom(app, in notification);
+                    break;
+                case SyscallNumbers.SetSockOpt:
+                    HandleTcpOption(app, in notification, set: true);
+                    break;
+                case SyscallNumbers.GetSockOpt:
+                    HandleTcpOption(app, in notification, set: false);
                     break;
                 default:
                     Continue(app, notification.Id);
@@ -158,6 +171,15 @@ internal sealed partial class SyscallHandler
         var handedOff = false;
         try
         {
+            if (Interlocked.Read(ref app.UnixEnds) != 0 && IsReplacedSocket(app, appSocket))
+            {
+                // A second connect on a socket ax switched (or delegated) to a Unix socket: hiredis and others ask
+                // again to learn that a nonblocking connect is done, and the kernel would say EINVAL (an AF_INET address).
+                // (info.Domain came from the sockaddr, so it cannot tell.)
+                new UpstreamLease(decision.Cluster, decision.Endpoint).Release();
+                Seccomp.Respond(app.Listener, n.Id, -1, Errno.EISCONN);
+                return;
+            }
             if (info.Type != SOCK_STREAM || info.Domain is not (AF_INET or AF_INET6))
             {
                 // Decided again for UDP, whose backends are the UDP services; other socket types: the kernel decides.
@@ -190,6 +212,10 @@ internal sealed partial class SyscallHandler
                     return;
             }
 
+            if (decision.Service is not null && TrySwitch(app, n.Id, (int)n.Pid, appSocket, in info, in destination, in decision))
+            {
+                return;
+            }
             handedOff = Redirect(app, n.Id, appSocket, in info, in destination, in decision, writeHeader: decision.Ref is { IsCapture: true });
         }
         finally
@@ -659,7 +685,7 @@ internal sealed partial class SyscallHandler
             if (PidFd.GetFd(cached, fd, out var viaCache) == Errno.Success)
             {
                 appSocket = viaCache!;
-                info = Describe(appSocket, knownDomain);
+                info = Describe(appSocket, knownDomain) with { Fd = fd };
                 return true;
             }
             if (app.ThreadHandles.TryRemove(new KeyValuePair<int, SafePidFdHandle>(tid, cached)))

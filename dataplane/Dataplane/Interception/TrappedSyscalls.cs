@@ -28,6 +28,9 @@ public static class TrappedSyscalls
     /// name a peer (docs/udp.md). A TCP send or receive, and a connected UDP socket's, pass NULL there and stay in the
     /// kernel. <c>sendmsg</c>/<c>recvmsg</c> carry the address inside <c>struct msghdr</c>, which the filter cannot
     /// read, so they are not trapped: a connected UDP socket needs neither.
+    /// <para><c>setsockopt</c>/<c>getsockopt</c> at level <c>IPPROTO_TCP</c>: on a Unix socket that ax installed in place of a
+    /// TCP one (a switched or delegated connection, docs/unix-switch.md) ax answers them; SOL_SOCKET and the rest
+    /// never leave the kernel.</para>
     /// </remarks>
     public static ReadOnlySpan<ArgumentTrap> WhenArgument => ArgumentTraps;
 
@@ -35,5 +38,7 @@ public static class TrappedSyscalls
     [
         new(SyscallNumbers.SendTo, 4, ArgumentCondition.NonZero),
         new(SyscallNumbers.RecvFrom, 4, ArgumentCondition.NonZero),
+        new(SyscallNumbers.SetSockOpt, 1, ArgumentCondition.Equal, SocketConstants.IPPROTO_TCP),
+        new(SyscallNumbers.GetSockOpt, 1, ArgumentCondition.Equal, SocketConstants.IPPROTO_TCP),
     ];
 }

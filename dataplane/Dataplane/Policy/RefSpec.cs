@@ -13,5 +13,6 @@ namespace Istio.AppSwitch.Dataplane.Policy;
 /// <param name="Nonblocking"><c>hold</c> or <c>eagain</c>; null for the default, <c>hold</c>.</param>
 /// <param name="Exclude">Destinations left alone, <c>CIDR[,CIDR]</c>; null for none.</param>
 /// <param name="ProxyProtocol"><c>none</c> or <c>v2</c>; null for the default: <c>v2</c> for a catch-all VIP, else <c>none</c>.</param>
+/// <param name="NoUnix">Keep the ref's connections on TCP even to a co-located service (docs/unix-switch.md).</param>
 public sealed record RefSpec(string? Name, string? Vip, string? Selector, string? Clients = null, string? Dns = null,
-    string? Wait = null, string? Nonblocking = null, string? Exclude = null, string? ProxyProtocol = null);
+    string? Wait = null, string? Nonblocking = null, string? Exclude = null, string? ProxyProtocol = null, bool NoUnix = false);

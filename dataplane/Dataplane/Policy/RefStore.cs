@@ -303,7 +303,7 @@ public sealed partial class RefStore
         }
 
         ValidationException.ThrowIfAny(errors);
-        return new ServiceRef(name, vip!, selector!, clients!, dns, createdAt, wait, nonblocking, exclude!, proxyProtocol);
+        return new ServiceRef(name, vip!, selector!, clients!, dns, createdAt, wait, nonblocking, exclude!, proxyProtocol, spec.NoUnix);
     }
 
     private static partial class Log

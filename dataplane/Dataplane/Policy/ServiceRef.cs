@@ -12,8 +12,9 @@ namespace Istio.AppSwitch.Dataplane.Policy;
 public sealed class ServiceRef
 {
     internal ServiceRef(string name, VipSpec vip, LabelSelector selector, LabelSelector clients, string? dns, DateTimeOffset createdAt,
-        TimeSpan wait, NonblockingConnectMode nonblocking, CidrSet exclude, ProxyProtocolMode proxyProtocol)
+        TimeSpan wait, NonblockingConnectMode nonblocking, CidrSet exclude, ProxyProtocolMode proxyProtocol, bool noUnix = false)
     {
+        NoUnix = noUnix;
         Name = name;
         Vip = vip;
         Selector = selector;
@@ -54,6 +55,12 @@ public sealed class ServiceRef
 
     /// <summary>Whether ax writes a PROXY header into the connections it opens for this ref.</summary>
     public ProxyProtocolMode ProxyProtocol { get; }
+
+    /// <summary>
+    /// True when connects through the ref always use TCP, even to a co-located service that the daemon would otherwise
+    /// switch to a Unix socket pair (docs/unix-switch.md).
+    /// </summary>
+    public bool NoUnix { get; }
 
     /// <summary>
     /// True when the ref hands connections to a proxy (it writes a PROXY header). Such a ref never applies to its

@@ -13,6 +13,9 @@ public sealed class ConnectCounters
     /// <summary>Connects sent to a ref's backend (or to an <c>--ip</c> service).</summary>
     public long Redirected;
 
+    /// <summary>Of the redirected connects, those to a co-located service that ax switched to a Unix socket pair (docs/unix-switch.md).</summary>
+    public long Switched;
+
     /// <summary>Connects held until their ref had a backend (dependency ordering), however they ended.</summary>
     public long Held;
 

@@ -62,6 +62,12 @@ public sealed class ServiceRecord
     /// <summary>The inode of the socket: the key of the service within its application.</summary>
     public ulong SocketInode { get; }
 
+    /// <summary>
+    /// How many connections to the service ax switched to a Unix socket pair (docs/unix-switch.md). The one field that
+    /// changes: a counter, updated with <see cref="Interlocked"/>.
+    /// </summary>
+    public long Switched;
+
     /// <summary>When <c>listen</c> registered it.</summary>
     public DateTimeOffset CreatedAt { get; }
 

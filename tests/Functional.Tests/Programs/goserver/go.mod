@@ -1,0 +1,3 @@
+module axtest/goserver
+
+go 1.19
