@@ -82,7 +82,9 @@ internal sealed partial class SyscallHandler
         return id;
     }
 
-    private static readonly ulong UniqueIdPrefix = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+    // Not a cryptographic draw: the prefix need only differ between daemons, and RandomNumberGenerator would load
+    // libcrypto (3.4 MB of resident memory) into every daemon on its first notification.
+    private static readonly ulong UniqueIdPrefix = (ulong)Random.Shared.NextInt64();
 
     private static long _uniqueIdCounter;
 
