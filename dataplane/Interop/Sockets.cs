@@ -226,28 +226,9 @@ public static class Sockets
     public static Errno Shutdown(SafeHandle socket, int how) => Interop.ToErrno(Interop.Sys.Shutdown(socket, how));
 
     /// <summary>send(2); MSG_NOSIGNAL is always added, so a closed peer is EPIPE, never SIGPIPE.</summary>
-    public static unsafe Errno Send(SafeHandle socket, ReadOnlySpan<byte> data, int flags, out int sent)
-    {
-        fixed (byte* buffer = data)
-        {
-            while (true)
-            {
-                nint result = Interop.Sys.Send(socket, buffer, (nuint)data.Length, flags | MSG_NOSIGNAL);
-                if (result >= 0)
-                {
-                    sent = (int)result;
-                    return Errno.Success;
-                }
-
-                Errno error = Interop.LastErrno;
-                if (error != Errno.EINTR)
-                {
-                    sent = 0;
-                    return error;
-                }
-            }
-        }
-    }
+    /// <remarks>sendto(2) with no address is send(2): the empty sockaddr is passed as NULL, length 0.</remarks>
+    public static Errno Send(SafeHandle socket, ReadOnlySpan<byte> data, int flags, out int sent) =>
+        SendTo(socket, data, flags | MSG_NOSIGNAL, [], out sent);
 
     /// <summary>recv(2); 0 bytes with <see cref="Errno.Success"/> is end of stream. MSG_PEEK, MSG_DONTWAIT...</summary>
     public static unsafe Errno Receive(SafeHandle socket, Span<byte> data, int flags, out int received)
@@ -274,8 +255,8 @@ public static class Sockets
     }
 
     /// <summary>
-    /// sendto(2) of one datagram to <paramref name="sockaddr"/>. Unlike <see cref="Send"/>, the flags go as given (a
-    /// datagram socket raises no SIGPIPE). EINTR is retried.
+    /// sendto(2) of one datagram to <paramref name="sockaddr"/> (an empty one is NULL: a send on a connected socket).
+    /// Unlike <see cref="Send"/>, the flags go as given (a datagram socket raises no SIGPIPE). EINTR is retried.
     /// </summary>
     public static unsafe Errno SendTo(SafeHandle socket, ReadOnlySpan<byte> data, int flags, ReadOnlySpan<byte> sockaddr, out int sent)
     {
