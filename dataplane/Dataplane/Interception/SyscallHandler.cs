@@ -108,6 +108,12 @@ internal sealed partial class SyscallHandler
                 case SyscallNumbers.RecvFrom:
                     HandleRecvFrom(app, in notification);
                     break;
+                case SyscallNumbers.SendMsg:
+                    HandleSendMsg(app, in notification);
+                    break;
+                case SyscallNumbers.RecvMsg:
+                    HandleRecvMsg(app, in notification);
+                    break;
                 case SyscallNumbers.SetSockOpt:
                     HandleTcpOption(app, in notification, set: true);
                     break;
