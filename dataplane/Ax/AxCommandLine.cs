@@ -196,8 +196,10 @@ internal static class AxCommandLine
             Chain = chain,
             Receiving = receiving,
             UnixSwitch = unixSwitch,
+            ApiSocketPaths = [provider.GetRequiredService<DaemonOptions>().ApiSocketPath],
         });
         services.AddSingleton<InterceptionService>();
+        services.AddSingleton(provider => provider.GetRequiredService<InterceptionService>().ApiClients);
         services.AddHostedService(provider => provider.GetRequiredService<InterceptionService>());
     }
 

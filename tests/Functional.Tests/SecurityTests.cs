@@ -99,4 +99,34 @@ public sealed class SecurityTests(AxEnvironment ax)
         // Both addresses were read by ax at some point: the race did happen.
         Assert.True(reached > 0 && refused > 0, result.Stdout);
     }
+    [Fact]
+    public async Task AppUnderAx_RunningAsRoot_MayReadTheApiButNotWriteIt()
+    {
+        // The test runs as root, as the daemon does: only the daemon's record of the app's connect tells them apart.
+        var victim = await ax.AxAsync("create", "ref", "victim", "--vip", "127.96.78.11:80", "--selector", "app=api-victim");
+        Assert.True(victim.ExitCode == 0, victim.ToString());
+        var create = await ax.RunUnderAxAsync(["--labels", "app=api-writer"],
+            [AxEnvironment.AxPath, "create", "ref", "sneaky", "--vip", "127.96.78.9:80", "--selector", "app=api-writer"]);
+        var relabel = await ax.RunUnderAxAsync(["--labels", "app=api-writer"],
+            ["sh", "-c", $"cd \"$(dirname \"$AX_API\")\" && exec \"$0\" delete ref victim --api \"$(basename \"$AX_API\")\"", AxEnvironment.AxPath]);
+        var read = await ax.RunUnderAxAsync(["--labels", "app=api-reader"], [AxEnvironment.AxPath, "get", "refs", "-o", "json"]);
+        var outside = await ax.AxAsync("get", "refs", "-o", "json");
+
+        Assert.NotEqual(0, create.ExitCode);
+        Assert.Contains("runs under ax", create.Stderr, StringComparison.Ordinal);
+        Assert.Contains("applications under ax may read the ax daemon's state, not change it", create.Stderr, StringComparison.Ordinal);
+        // A relative socket path is resolved against the app's working directory: no way around the check.
+        Assert.NotEqual(0, relabel.ExitCode);
+        Assert.Contains("runs under ax", relabel.Stderr, StringComparison.Ordinal);
+        Assert.True(read.ExitCode == 0, read.ToString());
+        Assert.Contains("victim", read.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("sneaky", outside.Stdout, StringComparison.Ordinal);
+        Assert.Contains("victim", outside.Stdout, StringComparison.Ordinal);
+        Assert.True((await ax.AxAsync("delete", "ref", "victim")).ExitCode == 0);
+
+        // The same command outside ax, as root, may write.
+        var admin = await ax.AxAsync("create", "ref", "admin-made", "--vip", "127.96.78.10:80", "--selector", "app=api-writer");
+        Assert.True(admin.ExitCode == 0, admin.ToString());
+        Assert.True((await ax.AxAsync("delete", "ref", "admin-made")).ExitCode == 0);
+    }
 }
