@@ -106,7 +106,7 @@ internal static class AxCommandLine
         root.Subcommands.Add(TranslateCommand.Create());
         root.Subcommands.Add(XdsAgentCommand.Create());
         root.Subcommands.Add(ProxyCommand.Create());
-        root.Subcommands.Add(InjectCommand.Create(Console.In));
+        root.Subcommands.Add(InjectCommand.Create(static () => Console.In));
         return root;
     }
 

@@ -182,10 +182,14 @@ public static class ManifestInjector
         var node = root;
         foreach (var key in keys)
         {
+            var before = problems.Count;
             var next = PodInjector.Mapping(node, key, $"{what}: {string.Join('.', keys)}", problems);
             if (next is null)
             {
-                problems.Add($"{what}: has no {string.Join('.', keys)}");
+                if (problems.Count == before)
+                {
+                    problems.Add($"{what}: has no {string.Join('.', keys)}");
+                }
                 return null;
             }
             node = next;

@@ -42,9 +42,16 @@ public sealed class DaemonSet : KubeObject
 
 public sealed class DaemonSetSpec
 {
+    public DaemonSetUpdateStrategy? UpdateStrategy { get; set; }
+
     public LabelSelector? Selector { get; set; }
 
     public PodTemplate? Template { get; set; }
+}
+
+public sealed class DaemonSetUpdateStrategy
+{
+    public string? Type { get; set; }
 }
 
 public sealed class LabelSelector

@@ -275,6 +275,7 @@ public sealed class ManifestInjectorTests
     [InlineData("metadata: {name: x}\n", "test.yaml: document 1 (line 1) is not a Kubernetes object: it has no kind")]
     [InlineData("kind: Pod\nmetadata: {name: x}\n", "test.yaml: document 1 (line 1) is not a Kubernetes object: it has no apiVersion")]
     [InlineData("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 1}\n", "test.yaml: document 1 (line 1), Deployment d: has no spec.template")]
+    [InlineData("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {jobTemplate: {spec: {template: 5}}}\n", "test.yaml: document 1 (line 1), CronJob c: spec.jobTemplate.spec.template must be a mapping")]
     [InlineData("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n", "test.yaml: document 1 (line 1), Pod p: has no containers")]
     [InlineData("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: i, command: x}]}\n", "test.yaml: document 1 (line 1), Pod p, container \"a\": command must be a list")]
     [InlineData("apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {ax.app: x}}\nspec: {containers: [{name: a, image: i, command: [x]}]}\n", "test.yaml: document 1 (line 1), Pod p: pod label \"ax.app\": keys starting with \"ax.\" are set by ax itself")]

@@ -31,8 +31,8 @@ public static class InjectCommand
         Injecting twice is the same as injecting once.
         """;
 
-    /// <summary>Creates the command. <paramref name="stdin"/> is read for <c>-f -</c>.</summary>
-    public static Command Create(TextReader stdin)
+    /// <summary>Creates the command. <paramref name="stdin"/> gives the reader of <c>-f -</c>, asked for only then.</summary>
+    public static Command Create(Func<TextReader> stdin)
     {
         var file = new Option<string>("--filename", "-f")
         {
@@ -88,7 +88,7 @@ public static class InjectCommand
         return command;
     }
 
-    internal static int Run(string file, string? outputFile, InjectionOptions options, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    internal static int Run(string file, string? outputFile, InjectionOptions options, Func<TextReader> stdin, TextWriter stdout, TextWriter stderr)
     {
         string text;
         if (file != "-" && !File.Exists(file))
@@ -99,7 +99,7 @@ public static class InjectCommand
         }
         try
         {
-            text = file == "-" ? stdin.ReadToEnd() : File.ReadAllText(file);
+            text = file == "-" ? stdin().ReadToEnd() : File.ReadAllText(file);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
