@@ -318,8 +318,8 @@ internal sealed class PodInjector(InjectionOptions options)
         Scalar("command"), new YamlSequenceNode(Scalar("cp"), Scalar(ImageBinary), Scalar(AxBinary)),
         Scalar("resources"), new YamlMappingNode(
             Scalar("requests"), new YamlMappingNode(Scalar("cpu"), Scalar("10m"), Scalar("memory"), Scalar("16Mi")),
-            // cp goes through the page cache, which is charged to the container: the binary is about 20 MB.
-            Scalar("limits"), new YamlMappingNode(Scalar("memory"), Scalar("64Mi"))),
+            // cp goes through the page cache, which is charged to the container: the published binary is about 55 MB.
+            Scalar("limits"), new YamlMappingNode(Scalar("memory"), Scalar("128Mi"))),
         Scalar("securityContext"), new YamlMappingNode(
             Scalar("runAsUser"), Plain(InitUser),
             Scalar("runAsGroup"), Plain(InitUser),
