@@ -4,11 +4,11 @@
 Started by bench/run, which installs the tools, publishes ax and compiles the C clients. Sizes (environment; the
 QUICK=1 value in brackets):
   ROUNDS=5 [1]          interleaved rounds; every round runs every workload on every path that applies
-  REDIS_N1=20000 [3000] requests per redis-benchmark run at -c 1;  REDIS_N50=100000 [15000] at -c 50
+  REDIS_N1=10000 [3000] requests per redis-benchmark run at -c 1;  REDIS_N50=50000 [15000] at -c 50
   MEMC_SECONDS=2 [1]    seconds per memcaslap run (-T 1 -c 16)
-  H2_N=20000 [3000]     requests per h2load run (-c 100 -m 1)
+  H2_N=10000 [3000]     requests per h2load run (-c 100 -m 1)
   CONNECT_N=5000 [1000] connects per connect_bench run
-  HELD_SAMPLES=3 [1]    held connects per path per round
+  HELD_SAMPLES=2 [1]    held connects per path per round
   UDP_N=10000 [2000]    datagram round trips per udp_bench run
 Every address is on loopback; the VIPs are 127.96.88.0/24 (refs) and 127.96.89.0/24 (chain mesh services).
 """
@@ -39,12 +39,12 @@ def knob(name, default, quick):
 
 
 ROUNDS = knob("ROUNDS", 5, 1)
-REDIS_N1 = knob("REDIS_N1", 20000, 3000)
-REDIS_N50 = knob("REDIS_N50", 100000, 15000)
+REDIS_N1 = knob("REDIS_N1", 10000, 3000)
+REDIS_N50 = knob("REDIS_N50", 50000, 15000)
 MEMC_SECONDS = knob("MEMC_SECONDS", 2, 1)
-H2_N = knob("H2_N", 20000, 3000)
+H2_N = knob("H2_N", 10000, 3000)
 CONNECT_N = knob("CONNECT_N", 5000, 1000)
-HELD_SAMPLES = knob("HELD_SAMPLES", 3, 1)
+HELD_SAMPLES = knob("HELD_SAMPLES", 2, 1)
 UDP_N = knob("UDP_N", 10000, 2000)
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -236,6 +236,38 @@ class Bench:
         if r.returncode != 0 or status != "200":
             raise Failure(f"POST {path}: {status} {r.stdout.strip()} {r.stderr.strip()}")
 
+    def api_get(self, path):
+        """GET on the daemon's API over its Unix socket, without the start-up of an ax CLI process."""
+        import http.client
+
+        class Unix(http.client.HTTPConnection):
+            def __init__(self, sock_path):
+                super().__init__("localhost", timeout=10)
+                self.sock_path = sock_path
+
+            def connect(self):
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(self.sock_path)
+
+        c = Unix(self.api)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            body = r.read()
+            if r.status != 200:
+                raise Failure(f"GET {path}: {r.status} {body[:200]!r}")
+            data = json.loads(body)
+            return data if isinstance(data, list) else data.get("items", data)
+        except (OSError, ValueError) as e:
+            raise Failure(f"GET {path}: {e}")
+        finally:
+            c.close()
+
+    def switched(self, app_name):
+        """Connections the daemon switched to Unix socket pairs for the server under ax named app_name."""
+        return sum(s.get("switched", 0) for s in self.api_get("/v1/services")
+                   if s.get("appName") == app_name and s.get("labels", {}).get("app", "").startswith("bench8-"))
+
     def has_service(self, port):
         return f':{port}"' in self.axc("get", "services", "-o", "json")
 
@@ -396,6 +428,19 @@ backend original_destination
             }
         self.targets["udp"] = {"direct": ("127.0.0.1", plain["udp"]), "fast": ("127.96.88.40", 9)}
 
+    def evidence(self):
+        """What the daemon counted, to show that each ax path took the way it names: connections switched to Unix
+        socket pairs per server, and the chained proxy's own connects that ax redirected to the servers."""
+        def get(kind):
+            try:
+                data = json.loads(self.axc("get", kind, "-o", "json"))
+            except (Failure, ValueError):
+                return []
+            return data if isinstance(data, list) else data.get("items", [])
+        switched = {s.get("appName", "?"): s.get("switched", 0) for s in get("services") if s.get("switched")}
+        proxy = [a.get("connects", {}) for a in get("apps") if a.get("labels", {}).get("app") == "bench8-chain-proxy"]
+        return {"switched_by_server": switched, "chain_proxy_connects": proxy[0] if proxy else None}
+
     def wait_port(self, port, timeout=20):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -474,7 +519,8 @@ def redis_workload(test, clients, n):
                         "p99": p99 * 1000}
         raise Failure(f"no {test.upper()} line in redis-benchmark's output: {text[-300:]}")
 
-    return {"name": f"redis-{test}-c{clients}", "title": f"redis-benchmark {test.upper()} -c {clients}",
+    return {"name": f"redis-{test}-c{clients}", "title": f"redis-benchmark {test.upper()} -c {clients}", "server": "redis-server",
+            "connections": f"{clients} (+1 for CONFIG GET)",
             "paths": ["direct", "fast", "unix", "sidecar", "chain", "direct-unix"], "argv": argv, "parse": parse,
             "unit": "requests/s", "source": "redis-benchmark --csv: rps, avg, p50, p95, p99 (it reports no p90)"}
 
@@ -492,7 +538,7 @@ def memcached_workload():
             raise Failure(f"memcaslap's output has no totals: {text[-300:]}")
         return {"requests": int(m.group(1)), "throughput": float(m.group(2)), "mean": float(avg.group(1))}
 
-    return {"name": "memcached", "title": "memcaslap -T 1 -c 16 (90% get, 10% set)",
+    return {"name": "memcached", "title": "memcaslap -T 1 -c 16 (90% get, 10% set)", "server": "memcached", "connections": "16",
             "paths": ["direct", "fast", "unix", "sidecar", "chain"], "argv": argv, "parse": parse, "unit": "ops/s",
             "source": "memcaslap: TPS and the mean of its Total Statistics (its percentiles are a log2 histogram only)"}
 
@@ -503,7 +549,7 @@ def h2load_workload():
         bench.h2log = os.path.join(bench.work, "h2load.log")
         return ["h2load", "-c", "100", "-m", "1", "-n", str(H2_N), "--log-file", bench.h2log, f"http://{host}:{port}/"]
 
-    return {"name": "h2load", "title": "h2load -c 100 -m 1, nginx h2c", "paths": ["direct", "fast", "unix", "sidecar", "chain"],
+    return {"name": "h2load", "title": "h2load -c 100 -m 1, nginx h2c", "server": "nginx", "connections": "100", "paths": ["direct", "fast", "unix", "sidecar", "chain"],
             "argv": argv, "parse": None, "unit": "requests/s",
             "source": "h2load: req/s; p50/p90/p99 computed from its --log-file (per-request response time)"}
 
@@ -536,7 +582,7 @@ def connect_workload():
             raise Failure(f"connect_bench: {text[-300:]}")
         return {"requests": CONNECT_N, "throughput": kv["connects_per_s"], "p50": kv["p50"], "p90": kv["p90"], "p99": kv["p99"]}
 
-    return {"name": "connect", "title": "connect(2), one at a time", "paths": ["direct", "fast", "unix", "sidecar", "chain"],
+    return {"name": "connect", "title": "connect(2), one at a time", "server": "connect_bench", "connections": f"{CONNECT_N}", "paths": ["direct", "fast", "unix", "sidecar", "chain"],
             "argv": argv, "parse": parse, "unit": "connects/s",
             "source": "bench/connect_bench.c: only connect(2) is timed; sidecar: connect completes at the client-side proxy"}
 
@@ -618,7 +664,7 @@ def summarize(workloads, raw):
             good = [r for r in runs if "error" not in r]
             entry = {"rounds": len(good), "errors": [r["error"] for r in runs if "error" in r]}
             if good:
-                keys = [k for k in ("throughput", *LATENCIES, "system_us", "daemon_us", "haproxy_us", "daemon_hold_ms_per_s") if all(r.get(k) is not None for r in good)]
+                keys = [k for k in ("throughput", *LATENCIES, "system_us", "daemon_us", "haproxy_us", "switched") if all(r.get(k) is not None for r in good)]
                 for k in keys:
                     entry[k] = statistics.median(r[k] for r in good)
             rows[path] = entry
@@ -692,6 +738,11 @@ def write_markdown(filename, meta, workloads, summary, goals):
     for g in goals:
         lines.append(f"| {g['what']} | {g['target']} | {g['measured']} | {'yes' if g['met'] else '**no**'} |")
     lines += ["", f"Daemon RSS after the run: {meta['daemon_rss_kb'] / 1024:.1f} MB (VmRSS).", ""]
+    ev = meta["evidence"]
+    lines += [f"The paths took their ways (the daemon's counters at the end): connections switched to Unix socket pairs "
+              f"per server {json.dumps(ev['switched_by_server'])}; the chained HAProxy's own connects "
+              f"{json.dumps(ev['chain_proxy_connects'])}.", "",
+              "Wall time per workload, all rounds, s: " + ", ".join(f"{k} {v:.0f}" for k, v in meta["seconds_by_workload"].items()) + ".", ""]
     for w in workloads:
         rows = summary[w["name"]]
         tail = "p95" if w["name"].startswith("redis") else "p90"
@@ -712,6 +763,9 @@ def write_markdown(filename, meta, workloads, summary, goals):
                          f"{fmt(e.get('throughput'), 0)} | {fmt(r.get('throughput'), 3) if path != 'direct' else '1'} | "
                          f"{(fmt(r.get(lat), 3) + ('' if lat == 'p50' else ' (mean)')) if path != 'direct' else '1'} | "
                          f"{fmt(e.get('system_us'), 2)} | {fmt(e.get('daemon_us'), 2)} | {fmt(e.get('haproxy_us'), 2)} |")
+        if "switched" in rows.get("unix", {}):
+            lines.append(f"\nUnix switch path: {rows['unix']['switched']:.0f} connections switched per run (median), of "
+                         f"{w['connections']} the client opened (any not switched were redirected over TCP).")
         missing = [PATH_TITLES[p] for p in PATHS[:5] if p not in w["paths"]]
         if missing:
             lines.append(f"\nn/a here: {', '.join(missing)}.")
@@ -747,7 +801,6 @@ def plot(out, workloads, summary):
     for metric, fname, ylabel in (("throughput", "throughput-ratio", "throughput / direct"), ("p50", "p50-ratio", "p50 (or mean) / direct")):
         data = os.path.join(out, f"{fname}.dat")
         with open(data, "w") as f:
-            f.write("workload " + " ".join(paths) + "\n")
             for w in workloads:
                 cells = []
                 for p in paths:
@@ -762,7 +815,6 @@ def plot(out, workloads, summary):
         data = os.path.join(out, f"latency-{w['name']}.dat")
         cols = ["p50", tail, "p99", "mean"]
         with open(data, "w") as f:
-            f.write("path " + " ".join(cols) + "\n")
             for p in PATHS:
                 e = summary[w["name"]].get(p)
                 if p in w["paths"] and e:
@@ -821,6 +873,7 @@ def main():
                  udp_workload("connected"), udp_workload("unconnected")]
     raw = {w["name"]: {} for w in workloads}
     held_raw = {"fast": [], "unix": []}
+    seconds = {}  # wall time per workload, all rounds: what to shrink when the run takes too long
     try:
         bench.setup()
         log(f"set up in {work}; load average {loadavg_start}; {ROUNDS} rounds")
@@ -834,28 +887,37 @@ def main():
         for rnd in range(1, ROUNDS + 1):
             t = time.monotonic()
             for w in workloads:
+                began = time.monotonic()
                 for path in w["paths"]:
                     try:
+                        server = w.get("server") if path == "unix" else None
+                        before = bench.switched(server) if server else None
                         text, cpu = bench.measured(path, w["argv"](bench, path))
                         result = (w["parse"] or (lambda x: parse_h2load(bench, x)))(text)
                         n = result["requests"]
                         result["system_us"] = cpu["system"] / HZ * 1e6 / n
                         result["daemon_us"] = cpu["daemon"] / HZ * 1e6 / n
                         result["haproxy_us"] = None if cpu["haproxy"] is None else cpu["haproxy"] / HZ * 1e6 / n
+                        if server:
+                            result["switched"] = bench.switched(server) - before
                     except Failure as e:
                         result = {"error": str(e).strip().splitlines()[0][:400] if str(e).strip() else "failed"}
                         log(f"round {rnd} {w['name']} {path}: {e}")
                     raw[w["name"]].setdefault(path, []).append(result)
+                seconds[w["name"]] = seconds.get(w["name"], 0) + time.monotonic() - began
+            began = time.monotonic()
             for path in held_raw:
                 for _ in range(HELD_SAMPLES):
                     try:
-                        us, ticks, seconds = held_sample(bench, path)  # ticks: ns here
-                        held_raw[path].append({"us": us, "daemon_ms": ticks / 1e6, "seconds": seconds})
+                        us, ns, held_s = held_sample(bench, path)
+                        held_raw[path].append({"us": us, "daemon_ms": ns / 1e6, "seconds": held_s})
                     except Failure as e:
                         held_raw[path].append({"error": str(e).strip()[:400]})
                         log(f"round {rnd} held {path}: {e}")
+            seconds["held"] = seconds.get("held", 0) + time.monotonic() - began
             log(f"round {rnd}/{ROUNDS}: {time.monotonic() - t:.0f} s, load average {' '.join(open('/proc/loadavg').read().split()[:3])}")
         rss = rss_kb(bench.daemon_pid)
+        evidence = bench.evidence()
     finally:
         bench.procs.stop_all()
         subprocess.run(["rm", "-rf", work])
@@ -876,6 +938,7 @@ def main():
             "duration_s": time.time() - args.started, "loadavg_start": loadavg_start,
             "loadavg_end": " ".join(open("/proc/loadavg").read().split()[:3]), "cpus": os.cpu_count(),
             "kernel": f"Linux {platform.release()}", "daemon_rss_kb": rss,
+            "seconds_by_workload": {k: round(v, 1) for k, v in seconds.items()}, "evidence": evidence,
             "sizes": {"REDIS_N1": REDIS_N1, "REDIS_N50": REDIS_N50, "MEMC_SECONDS": MEMC_SECONDS, "H2_N": H2_N,
                       "CONNECT_N": CONNECT_N, "HELD_SAMPLES": HELD_SAMPLES, "UDP_N": UDP_N},
             "paths": PATH_TITLES, "note": "HAProxy 2.6 (mode tcp, nbthread 2) stands in for Envoy on the sidecar and chain paths"}
