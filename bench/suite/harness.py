@@ -556,6 +556,8 @@ def h2load_workload(rps=None):
     def argv(bench, path):
         host, port = bench.targets["nginx"][path]
         bench.h2log = os.path.join(bench.work, "h2load.log")
+        if os.path.exists(bench.h2log):
+            os.remove(bench.h2log)  # each run's percentiles from its own requests only
         rate = ["--rps", str(rps)] if rps else []
         return ["h2load", "-c", "100", "-m", "1", "-n", str(n), *rate, "--log-file", bench.h2log, f"http://{host}:{port}/"]
 
