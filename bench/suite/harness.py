@@ -15,6 +15,7 @@ QUICK=1 value in brackets):
 Every address is on loopback; the VIPs are 127.96.88.0/24 (refs) and 127.96.89.0/24 (chain mesh services).
 """
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -130,6 +131,18 @@ class Processes:
             self.daemon = None
 
 
+class UnixHttp(http.client.HTTPConnection):
+    """HTTP to the daemon's API socket."""
+
+    def __init__(self, sock_path):
+        super().__init__("localhost", timeout=10)
+        self.sock_path = sock_path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(self.sock_path)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -242,18 +255,7 @@ class Bench:
 
     def api_get(self, path):
         """GET on the daemon's API over its Unix socket, without the start-up of an ax CLI process."""
-        import http.client
-
-        class Unix(http.client.HTTPConnection):
-            def __init__(self, sock_path):
-                super().__init__("localhost", timeout=10)
-                self.sock_path = sock_path
-
-            def connect(self):
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(self.sock_path)
-
-        c = Unix(self.api)
+        c = UnixHttp(self.api)
         try:
             c.request("GET", path)
             r = c.getresponse()
