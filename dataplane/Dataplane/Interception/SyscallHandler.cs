@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Diagnostics;
 using Istio.AppSwitch.Dataplane.Mesh;
+using Istio.AppSwitch.Dataplane.Observability;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
 using Istio.AppSwitch.Interop;
@@ -43,13 +45,15 @@ internal sealed partial class SyscallHandler
     private readonly Delegation.DelegationHub? _delegation;
     private readonly Func<string, InterceptedApp?>? _findApp;
     private readonly bool _unixSwitch;
+    private readonly DataplaneTelemetry _telemetry;
 
     /// <param name="findApp">Finds an application under this daemon by id, for the co-located switch to Unix sockets
     /// (docs/unix-switch.md); null turns the switch off.</param>
     public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, HeldConnects held, ILogger logger,
         MeshStore? mesh = null, ChainOptions? chain = null, Delegation.DelegationHub? delegation = null,
-        Func<string, InterceptedApp?>? findApp = null)
+        Func<string, InterceptedApp?>? findApp = null, DataplaneTelemetry? telemetry = null)
     {
+        _telemetry = telemetry ?? new DataplaneTelemetry();
         _findApp = findApp;
         _unixSwitch = findApp is not null;
         _mesh = mesh;
@@ -77,6 +81,7 @@ internal sealed partial class SyscallHandler
     public void Handle(InterceptedApp app, in SeccompNotification notification)
     {
         Interlocked.Increment(ref app.Counters.Notifications);
+        var started = Stopwatch.GetTimestamp();
         try
         {
             switch (notification.Nr)
@@ -127,6 +132,12 @@ internal sealed partial class SyscallHandler
             Log.HandlerFailed(_logger, ex, app.Record.Id, SyscallNumbers.Name(notification.Nr));
             Seccomp.Respond(app.Listener, notification.Id, -1, Errno.ENOSYS);
         }
+        finally
+        {
+            // Until the answer, or the hand-off to a continuation (a held or blocking connect): the time this thread
+            // kept the next notification waiting.
+            _telemetry.Notification(notification.Nr, Stopwatch.GetTimestamp() - started);
+        }
     }
 
     private static void Continue(InterceptedApp app, ulong id) => Seccomp.RespondContinue(app.Listener, id);
@@ -148,6 +159,7 @@ internal sealed partial class SyscallHandler
             if (!app.IsNamespaced || StaysInNamespace(app, in destination))
             {
                 Interlocked.Increment(ref app.Counters.Passthrough);
+                _telemetry.Connect(app.Record, ConnectMode.Passthrough, ConnectOutcome.Allowed, null, in destination, in destination);
                 if (!app.DatagramPeers.IsEmpty && ProcFs.GetSocketInode((int)n.Pid, fd, out var connectedInode) == Errno.Success
                     && app.DatagramPeers.ContainsKey(connectedInode))
                 {
@@ -240,7 +252,7 @@ internal sealed partial class SyscallHandler
     /// retries, before the application hears of it: Istio's default retry on connect failure, without Envoy.</para>
     /// </remarks>
     private bool Redirect(InterceptedApp app, ulong id, SafeFd appSocket, in AppSocketInfo info,
-        in Interop.InetEndpoint destination, in ConnectDecision decision, bool writeHeader)
+        in Interop.InetEndpoint destination, in ConnectDecision decision, bool writeHeader, ConnectMode mode = ConnectMode.Fast)
     {
         var lease = new UpstreamLease(decision.Cluster, decision.Endpoint);
         var backend = decision.Backend;
@@ -259,7 +271,7 @@ internal sealed partial class SyscallHandler
             if (info.NonBlocking && !writeHeader && !lease.IsHeld)
             {
                 // EINPROGRESS and then writability, exactly as from the kernel: it is the kernel's connect.
-                Complete(app, id, appSocket, in destination, Sockets.Connect(appSocket, sockaddr[..length]), decision.Ref?.Name, lease);
+                Complete(app, id, appSocket, in destination, Sockets.Connect(appSocket, sockaddr[..length]), decision.Ref?.Name, lease, in target, mode);
                 return false;
             }
 
@@ -288,19 +300,19 @@ internal sealed partial class SyscallHandler
             {
                 // A mesh connect still on its way (a remote endpoint): the application hears EINPROGRESS now, as from
                 // the kernel, and the slot stays with the socket until it closes.
-                Complete(app, id, appSocket, in destination, error, decision.Ref?.Name, lease);
+                Complete(app, id, appSocket, in destination, error, decision.Ref?.Name, lease, in target, mode);
                 return false;
             }
             if (error != Errno.EINPROGRESS)
             {
                 error = Finish(app, appSocket, in info, in destination, error, writeHeader ? decision.Ref : null);
-                Complete(app, id, appSocket, in destination, error, decision.Ref?.Name, lease);
+                Complete(app, id, appSocket, in destination, error, decision.Ref?.Name, lease, in target, mode);
                 return false;
             }
 
             // The application thread stays parked until the handshake ends, as it would in the kernel; the wait is
             // on the reactor, not on a thread.
-            _ = CompleteConnectAsync(app, id, appSocket, info, destination, target, decision.Ref?.Name, writeHeader ? decision.Ref : null, lease);
+            _ = CompleteConnectAsync(app, id, appSocket, info, destination, target, decision.Ref?.Name, writeHeader ? decision.Ref : null, lease, mode);
             return true;
         }
     }
@@ -355,7 +367,7 @@ internal sealed partial class SyscallHandler
     }
 
     private async Task CompleteConnectAsync(InterceptedApp app, ulong id, SafeFd appSocket, AppSocketInfo info,
-        Interop.InetEndpoint destination, Interop.InetEndpoint backend, string? refName, ServiceRef? headerFor, UpstreamLease lease)
+        Interop.InetEndpoint destination, Interop.InetEndpoint backend, string? refName, ServiceRef? headerFor, UpstreamLease lease, ConnectMode mode)
     {
         using (appSocket)
         {
@@ -402,7 +414,7 @@ internal sealed partial class SyscallHandler
             {
                 Sockets.SetStatusFlags(appSocket, info.StatusFlags);
             }
-            Complete(app, id, appSocket, in destination, error, refName, lease);
+            Complete(app, id, appSocket, in destination, error, refName, lease, in backend, mode);
         }
     }
 
@@ -422,7 +434,7 @@ internal sealed partial class SyscallHandler
     /// given back when the sweeper finds the socket closed; a failed connect gives it back here.</para>
     /// </remarks>
     private void Complete(InterceptedApp app, ulong id, SafeFd appSocket, in Interop.InetEndpoint destination, Errno result, string? refName,
-        UpstreamLease lease)
+        UpstreamLease lease, in Interop.InetEndpoint backend, ConnectMode mode)
     {
         var connected = result is Errno.Success or Errno.EINPROGRESS;
         if (lease.IsHeld && result != Errno.EINPROGRESS)
@@ -456,11 +468,13 @@ internal sealed partial class SyscallHandler
         if (connected)
         {
             Interlocked.Increment(ref app.Counters.Redirected);
+            _telemetry.Connect(app.Record, mode, ConnectOutcome.Allowed, refName, in destination, in backend);
             Log.Redirected(_logger, app.Record.Id, destination, refName);
         }
         else if (result is not (Errno.EISCONN or Errno.EALREADY))
         {
             Interlocked.Increment(ref app.Counters.Refused);
+            _telemetry.Connect(app.Record, mode, ConnectOutcome.Refused, refName, in destination, in backend);
             Log.BackendConnectFailed(_logger, app.Record.Id, destination, result);
         }
     }
@@ -627,6 +641,13 @@ internal sealed partial class SyscallHandler
                     var service = _registry.AddService(app.Record.Id, TransportProtocol.Tcp, requested, bound, inode);
                     app.Listening[inode] = service.Id;
                     Log.ServiceRegistered(_logger, app.Record.Id, service.Id, bound);
+                    if (_telemetry.Events.IsActive)
+                    {
+                        _telemetry.Events.Publish(new Api.EventDto
+                        {
+                            Time = _telemetry.Now, Type = "service-up", App = app.Record.Id, Service = service.Id, Destination = bound.ToString(),
+                        });
+                    }
                 }
             }
             Seccomp.Respond(app.Listener, n.Id, error == Errno.Success ? 0 : -1, error);
