@@ -105,6 +105,9 @@ internal static class AxCommandLine
         root.Subcommands.Add(TranslateCommand.Create());
         root.Subcommands.Add(XdsAgentCommand.Create());
         root.Subcommands.Add(ProxyCommand.Create());
+        root.Subcommands.Add(ObservabilityCommands.CreateDescribeCommand());
+        root.Subcommands.Add(ObservabilityCommands.CreateEventsCommand());
+        root.Subcommands.Add(CompletionCommand.Create());
         return root;
     }
 
