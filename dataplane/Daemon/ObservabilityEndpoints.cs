@@ -213,7 +213,9 @@ internal static class ObservabilityEndpoints
         }
         if (matched.Count == 0)
         {
-            reasons.Add("no service matches the selector now: connects are held up to the ref's wait, then refused");
+            reasons.Add(user.Wait > TimeSpan.Zero
+                ? $"no service matches the selector now: a connect waits up to {DurationText.Format(user.Wait)} for one to listen, then is refused"
+                : "no service matches the selector now, and the ref has no wait: connects are refused at once");
             return ("fast", reasons);
         }
         var switched = 0;

@@ -160,12 +160,15 @@ public sealed class PrometheusTextWriter
         }
     }
 
-    /// <summary>A sample value as Go's ParseFloat reads it: integers without a point, <c>+Inf</c>, <c>-Inf</c>, <c>NaN</c>.</summary>
+    /// <summary>
+    /// A sample value as the Go client writes it (and Go's ParseFloat reads it): the shortest round-trip form, integers
+    /// without a point, a lower-case exponent (<c>5e-05</c>), <c>+Inf</c>, <c>-Inf</c>, <c>NaN</c>.
+    /// </summary>
     public static string FormatValue(double value) =>
         double.IsNaN(value) ? "NaN"
         : double.IsPositiveInfinity(value) ? "+Inf"
         : double.IsNegativeInfinity(value) ? "-Inf"
-        : value.ToString("R", CultureInfo.InvariantCulture);
+        : value.ToString("R", CultureInfo.InvariantCulture).Replace('E', 'e');
 
     private static void CheckMetricName(string name)
     {
