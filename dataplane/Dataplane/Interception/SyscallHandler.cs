@@ -270,8 +270,11 @@ internal sealed partial class SyscallHandler
 
             if (info.NonBlocking && !writeHeader && !lease.IsHeld)
             {
-                // EINPROGRESS and then writability, exactly as from the kernel: it is the kernel's connect.
-                Complete(app, id, appSocket, in destination, Sockets.Connect(appSocket, sockaddr[..length]), decision.Ref?.Name, lease, in target, mode);
+                // EINPROGRESS and then writability, exactly as from the kernel: it is the kernel's connect. A new TCP connect
+                // on a nonblocking socket never answers 0 at once: a 0 here is the application asking again about a connect
+                // that has finished since (hiredis, libuv), which telemetry has counted already.
+                var result = Sockets.Connect(appSocket, sockaddr[..length]);
+                Complete(app, id, appSocket, in destination, result, decision.Ref?.Name, lease, in target, mode, record: result != Errno.Success);
                 return false;
             }
 
@@ -434,7 +437,7 @@ internal sealed partial class SyscallHandler
     /// given back when the sweeper finds the socket closed; a failed connect gives it back here.</para>
     /// </remarks>
     private void Complete(InterceptedApp app, ulong id, SafeFd appSocket, in Interop.InetEndpoint destination, Errno result, string? refName,
-        UpstreamLease lease, in Interop.InetEndpoint backend, ConnectMode mode)
+        UpstreamLease lease, in Interop.InetEndpoint backend, ConnectMode mode, bool record = true)
     {
         var connected = result is Errno.Success or Errno.EINPROGRESS;
         if (lease.IsHeld && result != Errno.EINPROGRESS)
@@ -468,7 +471,10 @@ internal sealed partial class SyscallHandler
         if (connected)
         {
             Interlocked.Increment(ref app.Counters.Redirected);
-            _telemetry.Connect(app.Record, mode, ConnectOutcome.Allowed, refName, in destination, in backend);
+            if (record)
+            {
+                _telemetry.Connect(app.Record, mode, ConnectOutcome.Allowed, refName, in destination, in backend);
+            }
             Log.Redirected(_logger, app.Record.Id, destination, refName);
         }
         else if (result is not (Errno.EISCONN or Errno.EALREADY))
