@@ -133,8 +133,14 @@ public static class ObservabilityCommands
                 {
                     var e = new EventDto
                     {
-                        Time = c.Time, Type = c.Decision == "held" ? "held" : "connect", App = c.App, Ref = c.Ref,
-                        Destination = c.Destination, Backend = c.Backend, Mode = c.Mode, Decision = c.Decision,
+                        Time = c.Time,
+                        Type = c.Decision == "held" ? "held" : "connect",
+                        App = c.App,
+                        Ref = c.Ref,
+                        Destination = c.Destination,
+                        Backend = c.Backend,
+                        Mode = c.Mode,
+                        Decision = c.Decision,
                     };
                     await stdout.WriteLineAsync(JsonSerializer.Serialize(e, ApiJsonContext.Relaxed.EventDto)).ConfigureAwait(false);
                 }

@@ -291,7 +291,7 @@ internal sealed partial class SyscallHandler
                 return true;
             case RbacDecision.Deny:
                 Interlocked.Increment(ref app.Counters.AcceptDenied);
-            _telemetry.Inbound(app.Record, policy.Key, allowed: false);
+                _telemetry.Inbound(app.Record, policy.Key, allowed: false);
                 Log.AcceptDenied(_logger, app.Record.Id, peer, local.Port, result.Policy ?? "no ALLOW policy matched");
                 return false;
             default:
@@ -304,7 +304,7 @@ internal sealed partial class SyscallHandler
                     return true;
                 }
                 Interlocked.Increment(ref app.Counters.AcceptDenied);
-            _telemetry.Inbound(app.Record, policy.Key, allowed: false);
+                _telemetry.Inbound(app.Record, policy.Key, allowed: false);
                 Log.AcceptChainDenied(_logger, app.Record.Id, peer, local.Port, policy.Key,
                     principal is null && policy.UsesPrincipal ? "a rule needs the peer's identity, which ax does not know"
                     : policy.Mode == MeshMode.Chain ? $"the port needs Envoy ({string.Join(',', policy.Reasons)}) and no delegation sidecar took it"

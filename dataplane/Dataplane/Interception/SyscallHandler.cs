@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Istio.AppSwitch.Dataplane.Mesh;
 using Istio.AppSwitch.Dataplane.Observability;
 using Istio.AppSwitch.Dataplane.Policy;
@@ -651,7 +651,11 @@ internal sealed partial class SyscallHandler
                     {
                         _telemetry.Events.Publish(new Api.EventDto
                         {
-                            Time = _telemetry.Now, Type = "service-up", App = app.Record.Id, Service = service.Id, Destination = bound.ToString(),
+                            Time = _telemetry.Now,
+                            Type = "service-up",
+                            App = app.Record.Id,
+                            Service = service.Id,
+                            Destination = bound.ToString(),
                         });
                     }
                 }
