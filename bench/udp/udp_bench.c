@@ -5,6 +5,7 @@
  *   udp_bench server-recvfrom PORT          the same with recvfrom/sendto and addresses (trapped by ax, CONTINUEd)
  *   udp_bench connected HOST PORT N         connect once, then N x (send, recv): no address in any call
  *   udp_bench unconnected HOST PORT N       N x (sendto HOST:PORT, recvfrom with a source buffer)
+ *   udp_bench unconnected-msg HOST PORT N   N x (sendmsg to HOST:PORT, recvmsg with a source buffer)
  *
  * A client prints the mean round trip in microseconds over N, after 1000 unmeasured warm-up rounds. 32-byte datagrams.
  */
@@ -63,6 +64,7 @@ int main(int argc, char **argv) {
     if (inet_pton(AF_INET, argv[2], &to.sin_addr) != 1) die("address");
     long n = atol(argv[4]);
     int connected = strcmp(argv[1], "connected") == 0;
+    int message = strcmp(argv[1], "unconnected-msg") == 0;
     if (connected && connect(fd, (struct sockaddr *)&to, sizeof to) < 0) die("connect");
     memset(buf, 'x', 32);
     double start = 0;
@@ -74,8 +76,17 @@ int main(int argc, char **argv) {
         } else {
             struct sockaddr_in from;
             socklen_t len = sizeof from;
-            if (sendto(fd, buf, 32, 0, (struct sockaddr *)&to, sizeof to) != 32) die("sendto");
-            if (recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &len) != 32) die("recvfrom");
+            if (message) {
+                struct iovec iov = {.iov_base = buf, .iov_len = 32};
+                struct msghdr out = {.msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &iov, .msg_iovlen = 1};
+                if (sendmsg(fd, &out, 0) != 32) die("sendmsg");
+                iov.iov_len = sizeof buf;
+                struct msghdr in = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1};
+                if (recvmsg(fd, &in, 0) != 32) die("recvmsg");
+            } else {
+                if (sendto(fd, buf, 32, 0, (struct sockaddr *)&to, sizeof to) != 32) die("sendto");
+                if (recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &len) != 32) die("recvfrom");
+            }
             if (from.sin_addr.s_addr != to.sin_addr.s_addr || from.sin_port != to.sin_port) {
                 fprintf(stderr, "reply from %s:%d, sent to %s\n", inet_ntoa(from.sin_addr), ntohs(from.sin_port), argv[2]);
                 return 1;

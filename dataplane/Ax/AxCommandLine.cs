@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Istio.AppSwitch.Cli;
+using Istio.AppSwitch.Cli.Inject;
 using Istio.AppSwitch.Cli.Run;
 using Istio.AppSwitch.Cli.Translate;
 using Istio.AppSwitch.Daemon;
@@ -105,6 +106,7 @@ internal static class AxCommandLine
         root.Subcommands.Add(TranslateCommand.Create());
         root.Subcommands.Add(XdsAgentCommand.Create());
         root.Subcommands.Add(ProxyCommand.Create());
+        root.Subcommands.Add(InjectCommand.Create(static () => Console.In));
         root.Subcommands.Add(ObservabilityCommands.CreateDescribeCommand());
         root.Subcommands.Add(ObservabilityCommands.CreateEventsCommand());
         root.Subcommands.Add(CompletionCommand.Create());
@@ -218,8 +220,10 @@ internal static class AxCommandLine
             Chain = chain,
             Receiving = receiving,
             UnixSwitch = unixSwitch,
+            ApiSocketPaths = [provider.GetRequiredService<DaemonOptions>().ApiSocketPath],
         });
         services.AddSingleton<InterceptionService>();
+        services.AddSingleton(provider => provider.GetRequiredService<InterceptionService>().ApiClients);
         services.AddHostedService(provider => provider.GetRequiredService<InterceptionService>());
     }
 

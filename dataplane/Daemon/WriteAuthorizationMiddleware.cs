@@ -1,8 +1,10 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Istio.AppSwitch.Dataplane.Api;
+using Istio.AppSwitch.Dataplane.Interception;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Istio.AppSwitch.Daemon;
@@ -20,7 +22,8 @@ internal sealed class WriteAccess
 
 /// <summary>
 /// Lets a request to a <see cref="WriteAccess"/> endpoint through only when the peer's uid, read from the
-/// connection with <c>SO_PEERCRED</c>, is root or the daemon's own. The kernel fills <c>SO_PEERCRED</c> at
+/// connection with <c>SO_PEERCRED</c>, is root or the daemon's own, and the peer is not a process under ax
+/// (<see cref="ApiClientsUnderAx"/>). The kernel fills <c>SO_PEERCRED</c> at
 /// <c>connect</c>, so the peer cannot forge it; reads need no check, since the socket's mode already decides who
 /// may connect.
 /// </summary>
@@ -32,12 +35,14 @@ internal sealed partial class WriteAuthorizationMiddleware
     private readonly RequestDelegate _next;
     private readonly ILogger _logger;
     private readonly uint _daemonUid;
+    private readonly ApiClientsUnderAx? _underAx;
 
-    public WriteAuthorizationMiddleware(RequestDelegate next, ILogger<WriteAuthorizationMiddleware> logger)
+    public WriteAuthorizationMiddleware(RequestDelegate next, ILogger<WriteAuthorizationMiddleware> logger, IServiceProvider services)
     {
         _next = next;
         _logger = logger;
         _daemonUid = ProcessIdentity.EffectiveUserId;
+        _underAx = services.GetService<ApiClientsUnderAx>();
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -47,6 +52,13 @@ internal sealed partial class WriteAuthorizationMiddleware
             return _next(context);
         }
         var peer = ReadPeerCredentials(context);
+        if (peer is { } underAx && _underAx?.ApplicationOf(underAx.Pid) is { } appId)
+        {
+            // Whatever its uid: an application must not relabel itself or change what other applications reach.
+            Log.WriteDenied(_logger, context.Request.Method, context.Request.Path, $"pid {underAx.Pid} of application {appId}");
+            return ApiErrors.WriteAsync(context, StatusCodes.Status403Forbidden, ApiErrorCodes.PermissionDenied,
+                $"permission denied: pid {underAx.Pid} runs under ax (application {appId}); applications under ax may read the ax daemon's state, not change it");
+        }
         if (peer is { } credentials && (credentials.Uid == 0 || credentials.Uid == _daemonUid))
         {
             return _next(context);

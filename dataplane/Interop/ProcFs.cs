@@ -204,4 +204,49 @@ public static class ProcFs
         path[written] = 0;
         return true;
     }
+    /// <summary>
+    /// The start time of process <paramref name="pid"/> (field 22 of /proc/PID/stat, in clock ticks since boot): with the
+    /// pid, it names one process even after the pid is reused. Off the hot path: allocates.
+    /// </summary>
+    public static bool TryGetStartTime(int pid, out ulong startTime)
+    {
+        startTime = 0;
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        // The command name (field 2) is in parentheses and may hold spaces or ')': fields 3 on follow the last ')'.
+        var close = stat.LastIndexOf(')');
+        if (close < 0)
+        {
+            return false;
+        }
+        var fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length > 19 && ulong.TryParse(fields[19], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out startTime);
+    }
+
+    /// <summary>The process (thread group) that thread <paramref name="tid"/> belongs to, from /proc/TID/status. Allocates.</summary>
+    public static bool TryGetThreadGroup(int tid, out int tgid)
+    {
+        tgid = 0;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{tid}/status"))
+            {
+                if (line.StartsWith("Tgid:", StringComparison.Ordinal))
+                {
+                    return int.TryParse(line.AsSpan(5).Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out tgid);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+        return false;
+    }
 }

@@ -64,4 +64,70 @@ public static class ProcessMemory
             return Errno.Success;
         }
     }
+    /// <summary>
+    /// Gathers from the buffers that <paramref name="remoteVectors"/> names in <paramref name="pid"/> (a raw
+    /// <c>struct iovec</c> array as read from the application, at most <see cref="ApplicationMessage.MaxIoVectors"/>)
+    /// into <paramref name="destination"/>, in order, up to its length. The kernel stops at the first fault, so a short
+    /// <paramref name="bytesRead"/> means a buffer could not be read. EINVAL for a malformed array. Does not allocate.
+    /// </summary>
+    public static unsafe Errno ReadGather(int pid, ReadOnlySpan<byte> remoteVectors, Span<byte> destination, out int bytesRead)
+    {
+        bytesRead = 0;
+        if (remoteVectors.Length % ApplicationMessage.IoVectorSize != 0
+            || remoteVectors.Length / ApplicationMessage.IoVectorSize > ApplicationMessage.MaxIoVectors)
+        {
+            return Errno.EINVAL;
+        }
+        if (destination.IsEmpty || remoteVectors.IsEmpty)
+        {
+            return Errno.Success;
+        }
+
+        fixed (byte* buffer = destination)
+        fixed (byte* remote = remoteVectors)
+        {
+            var local = new IOVector { Base = buffer, Length = (nuint)destination.Length };
+            nint result = ProcessVmReadv(pid, &local, 1, (IOVector*)remote, (nuint)(remoteVectors.Length / ApplicationMessage.IoVectorSize), 0);
+            if (result < 0)
+            {
+                return Interop.LastErrno;
+            }
+
+            bytesRead = (int)result;
+            return Errno.Success;
+        }
+    }
+
+    /// <summary>
+    /// Scatters <paramref name="source"/> over the buffers that <paramref name="remoteVectors"/> names in
+    /// <paramref name="pid"/>, in order, as recvmsg(2) fills an application's iovecs. Errors as for
+    /// <see cref="ReadGather"/>. Does not allocate.
+    /// </summary>
+    public static unsafe Errno WriteScatter(int pid, ReadOnlySpan<byte> remoteVectors, ReadOnlySpan<byte> source, out int bytesWritten)
+    {
+        bytesWritten = 0;
+        if (remoteVectors.Length % ApplicationMessage.IoVectorSize != 0
+            || remoteVectors.Length / ApplicationMessage.IoVectorSize > ApplicationMessage.MaxIoVectors)
+        {
+            return Errno.EINVAL;
+        }
+        if (source.IsEmpty || remoteVectors.IsEmpty)
+        {
+            return Errno.Success;
+        }
+
+        fixed (byte* buffer = source)
+        fixed (byte* remote = remoteVectors)
+        {
+            var local = new IOVector { Base = buffer, Length = (nuint)source.Length };
+            nint result = ProcessVmWritev(pid, &local, 1, (IOVector*)remote, (nuint)(remoteVectors.Length / ApplicationMessage.IoVectorSize), 0);
+            if (result < 0)
+            {
+                return Interop.LastErrno;
+            }
+
+            bytesWritten = (int)result;
+            return Errno.Success;
+        }
+    }
 }

@@ -55,6 +55,7 @@ public static class SocketConstants
 
     public const int IP_TOS = 1;
     public const int IP_TTL = 2;
+    public const int IP_PKTINFO = 8;
     public const int IP_FREEBIND = 15;
     public const int IP_TRANSPARENT = 19;
     public const int IP_BIND_ADDRESS_NO_PORT = 24;
@@ -62,6 +63,14 @@ public static class SocketConstants
     public const int SO_ORIGINAL_DST = 80;
     public const int IPV6_V6ONLY = 26;
     public const int IPV6_TCLASS = 67;
+    public const int IPV6_PKTINFO = 50;
+    public const int IPV6_HOPLIMIT = 52;
+    public const int IPV6_DONTFRAG = 62;
+
+    /// <summary>SOL_UDP: the level of UDP's own options and control messages.</summary>
+    public const int SOL_UDP = 17;
+    /// <summary>UDP GSO: a sendmsg control message that splits one buffer into datagrams of the given size.</summary>
+    public const int UDP_SEGMENT = 103;
 
     public const int TCP_NODELAY = 1;
     public const int TCP_MAXSEG = 2;

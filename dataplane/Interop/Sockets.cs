@@ -314,6 +314,90 @@ public static class Sockets
         }
     }
 
+    /// <summary>
+    /// One sendmsg(2) of <paramref name="data"/> to <paramref name="sockaddr"/> with <paramref name="control"/> as its
+    /// control messages, as given (the caller vets them). EINTR is retried.
+    /// </summary>
+    public static unsafe Errno SendMessageTo(SafeHandle socket, ReadOnlySpan<byte> data, ReadOnlySpan<byte> control, int flags,
+        ReadOnlySpan<byte> sockaddr, out int sent)
+    {
+        fixed (byte* buffer = data)
+        fixed (byte* controlBuffer = control)
+        fixed (byte* address = sockaddr)
+        {
+            var vector = new IOVector { Base = buffer, Length = (nuint)data.Length };
+            var message = new MessageHeader
+            {
+                Name = sockaddr.IsEmpty ? null : address,
+                NameLength = (uint)sockaddr.Length,
+                IOVectors = &vector,
+                IOVectorCount = 1,
+                Control = control.IsEmpty ? null : controlBuffer,
+                ControlLength = (nuint)control.Length,
+            };
+            while (true)
+            {
+                nint result = SendMsg(socket, &message, flags);
+                if (result >= 0)
+                {
+                    sent = (int)result;
+                    return Errno.Success;
+                }
+
+                Errno error = Interop.LastErrno;
+                if (error != Errno.EINTR)
+                {
+                    sent = 0;
+                    return error;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// One recvmsg(2) into <paramref name="data"/>, with the source in <paramref name="sockaddr"/> and the control
+    /// messages in <paramref name="control"/>. Reports what the kernel wrote back: the source's full length, the control
+    /// length received, and the message flags (MSG_TRUNC, MSG_CTRUNC). EINTR is retried.
+    /// </summary>
+    public static unsafe Errno ReceiveMessageFrom(SafeHandle socket, Span<byte> data, Span<byte> control, int flags, Span<byte> sockaddr,
+        out int received, out int sockaddrLength, out int controlLength, out int messageFlags)
+    {
+        fixed (byte* buffer = data)
+        fixed (byte* controlBuffer = control)
+        fixed (byte* address = sockaddr)
+        {
+            var vector = new IOVector { Base = buffer, Length = (nuint)data.Length };
+            while (true)
+            {
+                var message = new MessageHeader
+                {
+                    Name = address,
+                    NameLength = (uint)sockaddr.Length,
+                    IOVectors = &vector,
+                    IOVectorCount = 1,
+                    Control = control.IsEmpty ? null : controlBuffer,
+                    ControlLength = (nuint)control.Length,
+                };
+                nint result = RecvMsg(socket, &message, flags);
+                if (result >= 0)
+                {
+                    received = (int)result;
+                    sockaddrLength = (int)message.NameLength;
+                    controlLength = (int)message.ControlLength;
+                    messageFlags = message.Flags;
+                    return Errno.Success;
+                }
+
+                Errno error = Interop.LastErrno;
+                if (error != Errno.EINTR)
+                {
+                    received = sockaddrLength = controlLength = messageFlags = 0;
+                    return error;
+                }
+            }
+        }
+    }
+
     /// <summary>The most fds one <see cref="SendWithFds"/> passes (the kernel's SCM_MAX_FD).</summary>
     public const int MaxFdsPerMessage = 253;
 

@@ -77,6 +77,43 @@ public sealed class MeshRoutingTests(AxEnvironment ax)
     }
 
     [Fact]
+    public async Task Mesh_BackendKilledMidRun_NoConnectFails_AndItIsEjected()
+    {
+        var (p1, p2) = (AxEnvironment.FreePort(), AxEnvironment.FreePort());
+        using var one = Echo(p1, "one");
+        using var two = Echo(p2, "two");
+        await WaitListeningAsync(one);
+        await WaitListeningAsync(two);
+        await ApplyAsync(new MeshUpdateRequest
+        {
+            Version = "killed-1",
+            Clusters = [Cluster("outbound|7000||echo-killed", [p1, p2], consecutiveFailures: 1)],
+            Services = [new MeshServiceDto { Key = "127.96.78.20:7000", Vip = "127.96.78.20:7000", ConnectRetries = 2, Clusters = [new MeshWeightedClusterDto { Name = "outbound|7000||echo-killed" }] }],
+        });
+        var gate = Path.Combine(Path.GetTempPath(), $"ax-mesh-gate-{Guid.NewGuid():N}");
+
+        using var loop = ax.StartUnderAx([], ["python3", Path.Combine(Programs, "mesh_loop.py"), "127.96.78.20", "7000", "300", gate]);
+        await loop.WaitForOutputAsync("paused", TimeSpan.FromSeconds(60));
+        two.Kill(); // between two connects: no exchange is cut, so every failure would be the mesh's
+        await two.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        await File.WriteAllTextAsync(gate, "");
+        var exit = await loop.WaitForExitAsync(TimeSpan.FromSeconds(120));
+        File.Delete(gate);
+
+        Assert.True(exit == 0, $"exit {exit}: {loop.Stdout}\n{loop.Stderr}");
+        var lines = loop.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Contains("failures 0", lines);
+        var before = lines.Single(l => l.StartsWith("before ", StringComparison.Ordinal));
+        Assert.Contains("one=", before, StringComparison.Ordinal);
+        Assert.Contains("two=", before, StringComparison.Ordinal);
+        Assert.Equal("after one=200", lines.Single(l => l.StartsWith("after ", StringComparison.Ordinal)));
+
+        // The first connect that picked the dead endpoint was refused, retried on "one" in the same call, and ejected it.
+        var cluster = (await MeshAsync()).Clusters.Single(c => c.Name == "outbound|7000||echo-killed");
+        Assert.True(cluster.Endpoints!.Single(e => e.Port == p2).Ejected == true, JsonSerializer.Serialize(cluster));
+    }
+
+    [Fact]
     public async Task Mesh_Blackhole_RefusesAtOnce_AndPassthroughLeavesTheConnectAlone()
     {
         var port = AxEnvironment.FreePort();

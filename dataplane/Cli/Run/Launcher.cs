@@ -11,8 +11,9 @@ namespace Istio.AppSwitch.Cli.Run;
 /// <param name="Ip"><c>--ip</c>.</param>
 /// <param name="ApiSocketPath">The daemon's API socket (the launch socket sits beside it).</param>
 /// <param name="Network">The network namespace to run in (<c>--netns</c>, <c>--new-netns</c>), or null for the launcher's own.</param>
+/// <param name="Udp"><c>--udp</c>: which UDP calls the filter traps.</param>
 internal sealed record LaunchPlan(IReadOnlyList<string> Command, string? Name, Dictionary<string, string> Labels, string? Ip, string ApiSocketPath,
-    NetworkPlan? Network = null);
+    NetworkPlan? Network = null, UdpInterception Udp = UdpInterception.SendTo);
 
 /// <summary>Where the application's network lives: the namespace at <paramref name="Path"/>, or a new one when it is null.</summary>
 /// <param name="Path"><c>--netns</c>, or null for <c>--new-netns</c>.</param>
@@ -50,7 +51,7 @@ internal static class Launcher
         // The exec thread starts first, so that installing its filter (and binding libc on its first P/Invoke)
         // overlaps with this thread's work below: finding the program, connecting, laying out the exec. On two
         // cores that saves about 2 ms; the filter is only needed once the listener is sent.
-        using var execThread = ExecThread.Start(plan.Network);
+        using var execThread = ExecThread.Start(plan.Network, plan.Udp);
 
         var program = plan.Command[0];
         var path = ResolveExecutable(program);
@@ -206,12 +207,14 @@ internal static class Launcher
         private readonly ManualResetEventSlim _failed = new();
         private readonly Thread _thread;
         private readonly NetworkPlan? _network;
+        private readonly UdpInterception _udp;
         private PreparedExec? _exec;
         private Errno _execError;
 
-        private ExecThread(NetworkPlan? network)
+        private ExecThread(NetworkPlan? network, UdpInterception udp)
         {
             _network = network;
+            _udp = udp;
             _thread = new Thread(Body) { IsBackground = true, Name = "ax-exec" };
         }
 
@@ -226,9 +229,9 @@ internal static class Launcher
         public ulong NamespaceInode { get; private set; }
 
         /// <summary>Starts the thread, which installs the filter while the caller goes on.</summary>
-        public static ExecThread Start(NetworkPlan? network)
+        public static ExecThread Start(NetworkPlan? network, UdpInterception udp)
         {
-            var execThread = new ExecThread(network);
+            var execThread = new ExecThread(network, udp);
             execThread._thread.Start();
             return execThread;
         }
@@ -277,7 +280,7 @@ internal static class Launcher
             }
             try
             {
-                Listener = Seccomp.InstallListenerFilter(TrappedSyscalls.All, TrappedSyscalls.WhenArgument, SeccompListenerOptions.None);
+                Listener = Seccomp.InstallListenerFilter(TrappedSyscalls.All, TrappedSyscalls.WhenArgumentFor(_udp), SeccompListenerOptions.None);
             }
             catch (InteropException ex)
             {

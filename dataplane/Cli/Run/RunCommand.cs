@@ -1,10 +1,11 @@
 using System.CommandLine;
 using Istio.AppSwitch.Dataplane.Api;
+using Istio.AppSwitch.Dataplane.Interception;
 using Istio.AppSwitch.Dataplane.Registry;
 
 namespace Istio.AppSwitch.Cli.Run;
 
-/// <summary><c>ax run [--name NAME] [--labels k=v,k=v] [--ip IP] [--netns PATH | --new-netns] [--ports HOST:APP,…] [--api PATH] -- CMD [ARGS…]</c>.</summary>
+/// <summary><c>ax run [--name NAME] [--labels k=v,k=v] [--ip IP] [--netns PATH | --new-netns] [--ports HOST:APP,…] [--udp connect|sendto|msg] [--api PATH] -- CMD [ARGS…]</c>.</summary>
 public static class RunCommand
 {
     /// <summary>Exit code for a command line that does not parse or holds an invalid value.</summary>
@@ -27,15 +28,20 @@ public static class RunCommand
             Description = "With --netns or --new-netns: HOST:APP[,HOST:APP], repeatable. A TCP bind of port APP is made in the host's namespace on port HOST.",
             AllowMultipleArgumentsPerToken = false,
         };
+        var udp = new Option<string?>("--udp")
+        {
+            Description = "Which UDP calls ax traps: sendto (default: connect, and sendto/recvfrom with an address), connect (connect only: no datagram is trapped), or msg (also every sendmsg/recvmsg, for unconnected sockets that use them).",
+            HelpName = "connect|sendto|msg",
+        };
         var command = new Argument<string[]>("command") { Arity = ArgumentArity.OneOrMore, Description = "The program and its arguments, after --." };
 
         var run = new Command("run", "Run a program under ax: its connect, bind, listen, getsockname and getpeername calls go through the daemon. Its exit code is the program's.")
         {
-            name, labels, ip, netns, newNetns, ports, api, command,
+            name, labels, ip, netns, newNetns, ports, udp, api, command,
         };
         run.SetAction(result => execute(new RunArguments(
             result.GetValue(command)!, result.GetValue(name), result.GetValue(labels), result.GetValue(ip), result.GetValue(api),
-            result.GetValue(netns), result.GetValue(newNetns), result.GetValue(ports))));
+            result.GetValue(netns), result.GetValue(newNetns), result.GetValue(ports), result.GetValue(udp))));
         return run;
     }
 
@@ -57,6 +63,11 @@ public static class RunCommand
             stderr.WriteLine($"ax: {networkError}");
             return UsageError;
         }
+        if (!TryParseUdp(arguments.Udp, out var udp))
+        {
+            stderr.WriteLine($"ax: invalid --udp \"{arguments.Udp}\": expected connect, sendto or msg");
+            return UsageError;
+        }
         string apiPath;
         try
         {
@@ -67,8 +78,27 @@ public static class RunCommand
             stderr.WriteLine($"ax: {ex.Message}");
             return Launcher.DaemonUnavailable;
         }
-        var plan = new LaunchPlan(arguments.Command, arguments.Name, parsed, arguments.Ip, apiPath, network);
+        var plan = new LaunchPlan(arguments.Command, arguments.Name, parsed, arguments.Ip, apiPath, network, udp);
         return Launcher.Run(plan, stderr);
+    }
+
+    /// <summary>Parses <c>--udp</c>; none given is the default, <see cref="UdpInterception.SendTo"/>.</summary>
+    internal static bool TryParseUdp(string? text, out UdpInterception udp)
+    {
+        udp = UdpInterception.SendTo;
+        switch (text)
+        {
+            case null or "sendto":
+                return true;
+            case "connect":
+                udp = UdpInterception.Connect;
+                return true;
+            case "msg":
+                udp = UdpInterception.Message;
+                return true;
+            default:
+                return false;
+        }
     }
 
     /// <summary>

@@ -40,6 +40,12 @@ public sealed record InterceptionOptions
     /// (docs/unix-switch.md); <c>ax daemon --no-unix</c> turns it off.
     /// </summary>
     public bool UnixSwitch { get; init; } = true;
+
+    /// <summary>
+    /// The daemon's API socket paths: an application's connects to them are recorded (<see cref="ApiClientsUnderAx"/>) so
+    /// that the API refuses it writes. Empty: none are watched.
+    /// </summary>
+    public IReadOnlyList<string> ApiSocketPaths { get; init; } = [];
 }
 
 /// <summary>Where the daemon waits for an application's notifications.</summary>
@@ -96,10 +102,14 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         _registry = registry;
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
+        ApiClients = new ApiClientsUnderAx(options.ApiSocketPaths);
         _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh, options.Chain, delegation,
-            options.UnixSwitch ? id => _apps.GetValueOrDefault(id) : null, _telemetry);
+            options.UnixSwitch ? id => _apps.GetValueOrDefault(id) : null, options.ApiSocketPaths.Count > 0 ? ApiClients : null, _telemetry);
         NetworkNamespace.GetCurrentInode(out _ownNetworkNamespace);
     }
+
+    /// <summary>The processes under ax that connected to the daemon's API socket (see <see cref="InterceptionOptions.ApiSocketPaths"/>).</summary>
+    public ApiClientsUnderAx ApiClients { get; }
 
     /// <summary>The number of applications under ax right now.</summary>
     public int ApplicationCount => _apps.Count;
@@ -457,6 +467,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             return;
         }
         _registry.RemoveApp(app.Record.Id);
+        ApiClients.Forget(app.Record.Id);
         foreach (var inode in app.Sockets.Keys)
         {
             // The app's sockets closed with it: their mesh connection slots are free.

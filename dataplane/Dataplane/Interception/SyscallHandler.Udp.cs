@@ -83,14 +83,34 @@ internal sealed partial class SyscallHandler
         }
 
         var length = n.Arg2;
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(length, MaxDatagram));
+        var payloadLength = (int)Math.Min(length, MaxDatagram);
+        var buffer = ArrayPool<byte>.Shared.Rent(payloadLength);
+        // Read before the thread is proven (in SendDatagramTo): what was read is used only after that proof.
+        var readError = ProcessMemory.Read((int)n.Pid, n.Arg1, buffer.AsSpan(0, payloadLength), out var read);
+        var outcome = length == 0 ? Errno.Success
+            : readError != Errno.Success || read != payloadLength ? Errno.EFAULT
+            : length > MaxDatagram ? Errno.EMSGSIZE
+            : Errno.Success;
+        SendDatagramTo(app, in n, in decision, destination, buffer, new OutgoingDatagram(payloadLength, 0, (int)n.Arg3, outcome));
+    }
+
+    /// <summary>
+    /// A datagram read from the application into a pooled buffer: the payload, then its control messages.
+    /// <paramref name="ReadError"/> is what the call must fail with once the socket is known to be UDP (EFAULT for a
+    /// buffer that could not be read, EMSGSIZE, EINVAL or EPERM for its control data), or Success.
+    /// </summary>
+    private readonly record struct OutgoingDatagram(int PayloadLength, int ControlLength, int Flags, Errno ReadError);
+
+    /// <summary>
+    /// Sends a datagram that an application addressed to a VIP (<c>sendto</c> or <c>sendmsg</c>) to the backend its ref
+    /// picked, on ax's dup of the socket, and answers the call. Owns <paramref name="buffer"/> (returned to the pool).
+    /// </summary>
+    private void SendDatagramTo(InterceptedApp app, in SeccompNotification n, in ConnectDecision decision, Interop.InetEndpoint destination,
+        byte[] buffer, OutgoingDatagram datagram)
+    {
+        var ownsBuffer = true;
         try
         {
-            // Read before the thread is proven (TryGetAppSocket): what was read is used only after that proof.
-            var payload = buffer.AsSpan(0, (int)Math.Min(length, MaxDatagram));
-            var readError = ProcessMemory.Read((int)n.Pid, n.Arg1, payload, out var read);
-            var fault = length > 0 && (readError != Errno.Success || read != payload.Length);
-
             if (!TryGetDatagramSocket(app, in n, out var appSocket, out var peers))
             {
                 return;
@@ -104,14 +124,9 @@ internal sealed partial class SyscallHandler
                     Continue(app, n.Id);
                     return;
                 }
-                if (fault)
+                if (datagram.ReadError != Errno.Success)
                 {
-                    Seccomp.Respond(app.Listener, n.Id, -1, Errno.EFAULT);
-                    return;
-                }
-                if (length > MaxDatagram)
-                {
-                    Seccomp.Respond(app.Listener, n.Id, -1, Errno.EMSGSIZE);
+                    Seccomp.Respond(app.Listener, n.Id, -1, datagram.ReadError);
                     return;
                 }
                 if (decision.Kind != ConnectDecisionKind.Redirect
@@ -124,14 +139,13 @@ internal sealed partial class SyscallHandler
                 }
 
                 peers.Remember(in backend, destination);
-                var flags = (int)n.Arg3;
-                var error = SendDatagram(appSocket, payload, flags, in backend, out var sent);
-                if (error == Errno.EAGAIN && (flags & MSG_DONTWAIT) == 0 && IsBlocking(appSocket))
+                var error = SendDatagram(appSocket, buffer, in datagram, in backend, out var sent);
+                if (error == Errno.EAGAIN && (datagram.Flags & MSG_DONTWAIT) == 0 && IsBlocking(appSocket))
                 {
                     // A blocking socket whose send buffer is full: the thread stays parked until it drains, as in
-                    // the kernel; the wait is on the reactor and the payload goes along in its pooled buffer.
-                    _ = SendWhenWritableAsync(app, n.Id, appSocket, buffer, payload.Length, flags, backend);
-                    buffer = null;
+                    // the kernel; the wait is on the reactor and the datagram goes along in its pooled buffer.
+                    _ = SendWhenWritableAsync(app, n.Id, appSocket, buffer, datagram, backend);
+                    ownsBuffer = false;
                     handedOff = true;
                     return;
                 }
@@ -147,21 +161,25 @@ internal sealed partial class SyscallHandler
         }
         finally
         {
-            if (buffer is not null)
+            if (ownsBuffer)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
         }
     }
 
-    private static Errno SendDatagram(SafeFd socket, ReadOnlySpan<byte> payload, int flags, in Interop.InetEndpoint backend, out int sent)
+    private static Errno SendDatagram(SafeFd socket, byte[] buffer, in OutgoingDatagram datagram, in Interop.InetEndpoint backend, out int sent)
     {
         Span<byte> sockaddr = stackalloc byte[MaxSockaddr];
         var length = backend.Write(sockaddr);
-        return Sockets.SendTo(socket, payload, flags | MSG_DONTWAIT, sockaddr[..length], out sent);
+        var payload = buffer.AsSpan(0, datagram.PayloadLength);
+        var flags = datagram.Flags | MSG_DONTWAIT;
+        return datagram.ControlLength == 0
+            ? Sockets.SendTo(socket, payload, flags, sockaddr[..length], out sent)
+            : Sockets.SendMessageTo(socket, payload, buffer.AsSpan(datagram.PayloadLength, datagram.ControlLength), flags, sockaddr[..length], out sent);
     }
 
-    private async Task SendWhenWritableAsync(InterceptedApp app, ulong id, SafeFd socket, byte[] buffer, int length, int flags,
+    private async Task SendWhenWritableAsync(InterceptedApp app, ulong id, SafeFd socket, byte[] buffer, OutgoingDatagram datagram,
         Interop.InetEndpoint backend)
     {
         try
@@ -173,7 +191,7 @@ internal sealed partial class SyscallHandler
                 {
                     return;
                 }
-                var error = SendDatagram(socket, buffer.AsSpan(0, length), flags, in backend, out var sent);
+                var error = SendDatagram(socket, buffer, in datagram, in backend, out var sent);
                 if (error != Errno.EAGAIN || PastDeadline(deadline))
                 {
                     Seccomp.Respond(app.Listener, id, error == Errno.Success ? sent : -1, error);
@@ -229,18 +247,18 @@ internal sealed partial class SyscallHandler
     }
 
     /// <summary>
-    /// One nonblocking recvfrom on ax's dup for the application, with the source reported as the VIP it stands for.
-    /// Answers the call and returns true, except when nothing is queued on a socket that would block: then false, and
-    /// the caller waits.
+    /// One nonblocking receive on ax's dup for the application (its <c>recvfrom</c> or <c>recvmsg</c>), with the source
+    /// reported as the VIP it stands for. Answers the call and returns true, except when nothing is queued on a socket
+    /// that would block: then false, and the caller waits.
     /// </summary>
     private static bool ReceiveDatagram(InterceptedApp app, SafeFd socket, DatagramPeers peers, in DatagramReceive call)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(call.Length, 1));
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(call.Length + call.ControlCapacity, 1));
         try
         {
             Span<byte> source = stackalloc byte[MaxSockaddr];
-            var error = Sockets.ReceiveFrom(socket, buffer.AsSpan(0, call.Length), call.Flags | MSG_DONTWAIT, source, out var received,
-                out var sourceLength);
+            var error = Sockets.ReceiveMessageFrom(socket, buffer.AsSpan(0, call.Length), buffer.AsSpan(call.Length, call.ControlCapacity),
+                call.Flags | MSG_DONTWAIT, source, out var received, out var sourceLength, out var controlLength, out var messageFlags);
             if (error == Errno.EAGAIN && (call.Flags & MSG_DONTWAIT) == 0 && IsBlocking(socket))
             {
                 return false;
@@ -258,8 +276,13 @@ internal sealed partial class SyscallHandler
             }
             // MSG_TRUNC makes the result the datagram's real length, which may exceed what was copied.
             var copied = Math.Min(received, call.Length);
-            if (ProcessMemory.Write(call.Pid, call.Buffer, buffer.AsSpan(0, copied), out var written) != Errno.Success || written != copied
-                || !WriteSockaddr(call.Pid, call.Address, call.AddressLength, source[..Math.Min(sourceLength, MaxSockaddr)], sourceLength))
+            var sourceBytes = source[..Math.Min(sourceLength, MaxSockaddr)];
+            var delivered = call.Message == 0
+                ? ProcessMemory.Write(call.Pid, call.Buffer, buffer.AsSpan(0, copied), out var written) == Errno.Success && written == copied
+                    && WriteSockaddr(call.Pid, call.Address, call.AddressLength, sourceBytes, sourceLength)
+                : DeliverMessage(in call, buffer.AsSpan(0, copied), sourceBytes, sourceLength,
+                    buffer.AsSpan(call.Length, Math.Min(controlLength, call.ControlCapacity)), messageFlags);
+            if (!delivered)
             {
                 // The datagram is gone, as when the kernel fails to copy it out.
                 Seccomp.Respond(app.Listener, call.Id, -1, Errno.EFAULT);
@@ -526,8 +549,17 @@ internal sealed partial class SyscallHandler
         return start;
     }
 
-    /// <summary>A parked recvfrom: where its payload and source go in the application.</summary>
-    private readonly record struct DatagramReceive(ulong Id, int Pid, ulong Buffer, int Length, int Flags, ulong Address, ulong AddressLength);
+    /// <summary>A parked recvfrom or recvmsg: where its payload, source and control data go in the application.</summary>
+    /// <param name="Buffer">recvfrom: the buffer. recvmsg: the <c>struct iovec</c> array.</param>
+    /// <param name="Length">How many bytes the buffer (or the iovecs together) take, at most a datagram.</param>
+    /// <param name="Address">Where the source goes, or 0.</param>
+    /// <param name="AddressLength">Where its length is read and written: recvfrom's <c>addrlen</c>, recvmsg's <c>msg_namelen</c>.</param>
+    /// <param name="Message">recvmsg: the <c>struct msghdr</c>; 0 for recvfrom.</param>
+    /// <param name="VectorCount">recvmsg: <c>msg_iovlen</c>.</param>
+    /// <param name="Control">recvmsg: <c>msg_control</c>.</param>
+    /// <param name="ControlCapacity">recvmsg: how much control data ax receives for it (<c>msg_controllen</c>, bounded).</param>
+    private readonly record struct DatagramReceive(ulong Id, int Pid, ulong Buffer, int Length, int Flags, ulong Address, ulong AddressLength,
+        ulong Message = 0, int VectorCount = 0, ulong Control = 0, int ControlCapacity = 0);
 }
 
 /// <summary>

@@ -45,15 +45,19 @@ internal sealed partial class SyscallHandler
     private readonly Delegation.DelegationHub? _delegation;
     private readonly Func<string, InterceptedApp?>? _findApp;
     private readonly bool _unixSwitch;
+    private readonly ApiClientsUnderAx? _apiClients;
     private readonly DataplaneTelemetry _telemetry;
 
     /// <param name="findApp">Finds an application under this daemon by id, for the co-located switch to Unix sockets
     /// (docs/unix-switch.md); null turns the switch off.</param>
+    /// <param name="apiClients">Where an application's connects to the daemon's API socket are recorded, so that the API
+    /// refuses it writes; null records nothing.</param>
     public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, HeldConnects held, ILogger logger,
         MeshStore? mesh = null, ChainOptions? chain = null, Delegation.DelegationHub? delegation = null,
-        Func<string, InterceptedApp?>? findApp = null, DataplaneTelemetry? telemetry = null)
+        Func<string, InterceptedApp?>? findApp = null, ApiClientsUnderAx? apiClients = null, DataplaneTelemetry? telemetry = null)
     {
         _telemetry = telemetry ?? new DataplaneTelemetry();
+        _apiClients = apiClients;
         _findApp = findApp;
         _unixSwitch = findApp is not null;
         _mesh = mesh;
@@ -113,6 +117,12 @@ internal sealed partial class SyscallHandler
                 case SyscallNumbers.RecvFrom:
                     HandleRecvFrom(app, in notification);
                     break;
+                case SyscallNumbers.SendMsg:
+                    HandleSendMsg(app, in notification);
+                    break;
+                case SyscallNumbers.RecvMsg:
+                    HandleRecvMsg(app, in notification);
+                    break;
                 case SyscallNumbers.SetSockOpt:
                     HandleTcpOption(app, in notification, set: true);
                     break;
@@ -148,7 +158,7 @@ internal sealed partial class SyscallHandler
         var fd = (int)n.Arg0;
         // No id check here: a connect left to the kernel needs none (CONTINUE on a stale id is refused), and one
         // that ax decides proves its thread through the pidfd in TryGetAppSocket, after the read.
-        if (!TryReadSockaddr(app, in n, n.Arg1, n.Arg2, checkId: false, out var destination))
+        if (!TryReadSockaddr(app, in n, n.Arg1, n.Arg2, checkId: false, out var destination, _apiClients))
         {
             return;
         }
@@ -669,8 +679,10 @@ internal sealed partial class SyscallHandler
     /// length, a family ax does not handle) it answers CONTINUE and returns false, so the application gets the
     /// kernel's own errno. With <paramref name="checkId"/>, also returns false when the notification is no longer valid.
     /// </summary>
+    /// <param name="apiClients">For a connect: a Unix sockaddr naming the daemon's API socket records the caller there
+    /// before the call goes on to the kernel.</param>
     private static bool TryReadSockaddr(InterceptedApp app, in SeccompNotification n, ulong address, ulong lengthArg, bool checkId,
-        out Interop.InetEndpoint endpoint)
+        out Interop.InetEndpoint endpoint, ApiClientsUnderAx? apiClients = null)
     {
         endpoint = default;
         var length = (int)Math.Min(lengthArg, MaxSockaddr + 1);
@@ -692,6 +704,10 @@ internal sealed partial class SyscallHandler
         }
         if (!Interop.InetEndpoint.TryParse(sockaddr[..length], out endpoint, out _))
         {
+            if (apiClients is not null && apiClients.IsApiSocket((int)n.Pid, sockaddr[..length]))
+            {
+                apiClients.Record((int)n.Pid, app.Record.Id);
+            }
             Continue(app, n.Id);
             return false;
         }

@@ -32,13 +32,58 @@ public static class TrappedSyscalls
     /// TCP one (a switched or delegated connection, docs/unix-switch.md) ax answers them; SOL_SOCKET and the rest
     /// never leave the kernel.</para>
     /// </remarks>
-    public static ReadOnlySpan<ArgumentTrap> WhenArgument => ArgumentTraps;
+    public static ReadOnlySpan<ArgumentTrap> WhenArgument => SendToTraps;
 
-    private static readonly ArgumentTrap[] ArgumentTraps =
+    /// <summary>
+    /// The argument traps for an application launched with <c>ax run --udp MODE</c> (docs/udp.md): <see cref="WhenArgument"/>
+    /// for the default, fewer for <see cref="UdpInterception.Connect"/>, and every <c>sendmsg</c>/<c>recvmsg</c> as well
+    /// for <see cref="UdpInterception.Message"/>.
+    /// </summary>
+    public static ReadOnlySpan<ArgumentTrap> WhenArgumentFor(UdpInterception udp) => udp switch
+    {
+        UdpInterception.Connect => ConnectOnlyTraps,
+        UdpInterception.Message => MessageTraps,
+        _ => SendToTraps,
+    };
+
+    private static readonly ArgumentTrap[] ConnectOnlyTraps =
     [
-        new(SyscallNumbers.SendTo, 4, ArgumentCondition.NonZero),
-        new(SyscallNumbers.RecvFrom, 4, ArgumentCondition.NonZero),
         new(SyscallNumbers.SetSockOpt, 1, ArgumentCondition.Equal, SocketConstants.IPPROTO_TCP),
         new(SyscallNumbers.GetSockOpt, 1, ArgumentCondition.Equal, SocketConstants.IPPROTO_TCP),
     ];
+
+    private static readonly ArgumentTrap[] SendToTraps =
+    [
+        new(SyscallNumbers.SendTo, 4, ArgumentCondition.NonZero),
+        new(SyscallNumbers.RecvFrom, 4, ArgumentCondition.NonZero),
+        .. ConnectOnlyTraps,
+    ];
+
+    // The msghdr pointer is never NULL in a call that works, so these trap every sendmsg and recvmsg: the filter cannot
+    // see msg_name behind it.
+    private static readonly ArgumentTrap[] MessageTraps =
+    [
+        .. SendToTraps,
+        new(SyscallNumbers.SendMsg, 1, ArgumentCondition.NonZero),
+        new(SyscallNumbers.RecvMsg, 1, ArgumentCondition.NonZero),
+    ];
+}
+
+/// <summary>
+/// Which UDP calls of an application ax traps (<c>ax run --udp MODE</c>, docs/udp.md). Each mode traps what the one before
+/// it does, and more: the more an application's datagrams name their peer in each call, the more of its calls ax sees.
+/// </summary>
+public enum UdpInterception
+{
+    /// <summary>
+    /// <c>sendto</c>/<c>recvfrom</c> with an address, besides <c>connect</c>: unconnected sockets that use them reach VIPs.
+    /// The default.
+    /// </summary>
+    SendTo,
+
+    /// <summary>Only <c>connect</c>: connected UDP sockets reach VIPs, and no datagram is ever trapped (UDP servers).</summary>
+    Connect,
+
+    /// <summary>Also every <c>sendmsg</c> and <c>recvmsg</c>: unconnected sockets that use them reach VIPs too.</summary>
+    Message,
 }

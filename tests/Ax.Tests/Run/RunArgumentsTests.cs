@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Istio.AppSwitch.Cli.Run;
+using Istio.AppSwitch.Dataplane.Interception;
 
 namespace Istio.AppSwitch.Ax.Tests.Run;
 
@@ -188,6 +189,34 @@ public sealed class RunArgumentsTests
         Assert.Null(parsed.Netns);
         Assert.Equal(["8080:80,8443:443", "16379:6379"], parsed.Ports!);
         Assert.Equal(["redis-server", "--ports", "x"], parsed.Command);
+    }
+
+    [Theory]
+    [InlineData("connect", UdpInterception.Connect)]
+    [InlineData("sendto", UdpInterception.SendTo)]
+    [InlineData("msg", UdpInterception.Message)]
+    public void UdpOption_GoesToSystemCommandLine_AndParsesToItsMode(string value, UdpInterception expected)
+    {
+        string[] args = ["run", "--udp", value, "--name", "n", "--", "dig", "--udp"];
+        RunArguments? parsed = null;
+        var root = new RootCommand();
+        root.Subcommands.Add(RunCommand.Create(arguments =>
+        {
+            parsed = arguments;
+            return 0;
+        }));
+
+        Assert.Null(RunArguments.TryParse(args));
+        Assert.Null(RunArguments.FindUnknownOption(args));
+        Assert.Equal(0, root.Parse(args).Invoke(new InvocationConfiguration { Output = TextWriter.Null, Error = TextWriter.Null }));
+        Assert.NotNull(parsed);
+        Assert.Equal(value, parsed.Udp);
+        Assert.Equal(["dig", "--udp"], parsed.Command);
+        Assert.True(RunCommand.TryParseUdp(parsed.Udp, out var udp));
+        Assert.Equal(expected, udp);
+        Assert.True(RunCommand.TryParseUdp(null, out udp));
+        Assert.Equal(UdpInterception.SendTo, udp);
+        Assert.False(RunCommand.TryParseUdp("MSG", out _));
     }
 
     [Theory]

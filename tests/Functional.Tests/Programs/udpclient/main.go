@@ -2,6 +2,7 @@
 // Usage: udpclient dial ADDR MESSAGE     net.Dial("udp"): connect, Write, Read; prints the remote address and the reply
 //
 //	udpclient packet ADDR MESSAGE   net.ListenPacket + WriteTo(ADDR) + ReadFrom; prints the reply's source and the reply
+//	udpclient msg ADDR MESSAGE      net.ListenUDP + WriteMsgUDP(ADDR) + ReadMsgUDP (sendmsg/recvmsg); as packet
 package main
 
 import (
@@ -34,6 +35,19 @@ func main() {
 		_, err = conn.WriteTo([]byte(message), to)
 		check(err)
 		n, from, err := conn.ReadFrom(buf)
+		check(err)
+		fmt.Println("from", from)
+		fmt.Println(string(buf[:n]))
+	case "msg":
+		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		check(err)
+		check(conn.SetDeadline(time.Now().Add(10 * time.Second)))
+		to, err := net.ResolveUDPAddr("udp", addr)
+		check(err)
+		_, _, err = conn.WriteMsgUDP([]byte(message), nil, to)
+		check(err)
+		oob := make([]byte, 64)
+		n, _, _, from, err := conn.ReadMsgUDP(buf, oob)
 		check(err)
 		fmt.Println("from", from)
 		fmt.Println(string(buf[:n]))
