@@ -107,6 +107,9 @@ internal static class AxCommandLine
         root.Subcommands.Add(XdsAgentCommand.Create());
         root.Subcommands.Add(ProxyCommand.Create());
         root.Subcommands.Add(InjectCommand.Create(static () => Console.In));
+        root.Subcommands.Add(ObservabilityCommands.CreateDescribeCommand());
+        root.Subcommands.Add(ObservabilityCommands.CreateEventsCommand());
+        root.Subcommands.Add(CompletionCommand.Create());
         return root;
     }
 
@@ -150,6 +153,13 @@ internal static class AxCommandLine
             Description = "Never switch a connection between two applications under this daemon to a Unix socket pair; keep it on loopback TCP (docs/unix-switch.md).",
         };
         command.Options.Add(noUnix);
+        var metrics = new Option<string?>("--metrics")
+        {
+            Description = "Serve Prometheus metrics (text format 0.0.4) at /metrics on this address: IP:PORT, [IPv6]:PORT, :PORT, " +
+                "localhost:PORT or unix:PATH, e.g. 127.0.0.1:9464 (docs/metrics.md). Off by default.",
+            HelpName = "ADDR",
+        };
+        command.Options.Add(metrics);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
@@ -160,7 +170,11 @@ internal static class AxCommandLine
             }
             try
             {
-                var options = new DaemonOptions { ApiSocketPath = ApiSocketPath.Resolve(parse.GetValue(api)) };
+                var options = new DaemonOptions
+                {
+                    ApiSocketPath = ApiSocketPath.Resolve(parse.GetValue(api)),
+                    Metrics = parse.GetValue(metrics) is { } address ? MetricsAddress.Parse(address) : null,
+                };
                 var agent = pilot.Build(parse);
                 var chaining = chain.Build(parse);
                 var receiving = parse.GetValue(receive) == "reactor" ? NotificationReceiving.Reactor : NotificationReceiving.ThreadPerApp;
@@ -168,7 +182,7 @@ internal static class AxCommandLine
                 await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent, chaining, receiving, unixSwitch), cancellationToken).ConfigureAwait(false);
                 return 0;
             }
-            catch (Exception e) when (e is DaemonStartupException or InvalidOperationException)
+            catch (Exception e) when (e is DaemonStartupException or InvalidOperationException or FormatException)
             {
                 await stderr.WriteLineAsync($"ax: {e.Message}").ConfigureAwait(false);
                 return ApiCommands.Failure;
@@ -186,9 +200,17 @@ internal static class AxCommandLine
     {
         if (agent is not null)
         {
-            services.AddSingleton(provider => new XdsAgentHostedService(new XdsAgent.XdsAgent(
-                agent, new InProcessMeshSink(provider.GetRequiredService<MeshStore>()), provider.GetRequiredService<ILoggerFactory>())));
+            services.AddSingleton(provider =>
+            {
+                var telemetry = provider.GetRequiredService<Dataplane.Observability.DataplaneTelemetry>();
+                var xds = new XdsAgent.XdsAgent(
+                    agent, new ObservedMeshSink(provider.GetRequiredService<MeshStore>(), telemetry), provider.GetRequiredService<ILoggerFactory>());
+                XdsMetricsSource.PublishOutcomes(xds, telemetry);
+                return new XdsAgentHostedService(xds);
+            });
             services.AddHostedService(provider => provider.GetRequiredService<XdsAgentHostedService>());
+            services.AddSingleton<Dataplane.Observability.IMetricsSource>(provider =>
+                new XdsMetricsSource(provider.GetRequiredService<XdsAgentHostedService>().Agent));
         }
 
         services.AddSingleton(provider => new InterceptionOptions

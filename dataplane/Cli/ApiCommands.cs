@@ -31,6 +31,7 @@ public static class ApiCommands
         command.Subcommands.Add(CreateGetRefs());
         command.Subcommands.Add(CreateGetMesh());
         command.Subcommands.Add(CreateGetSidecars());
+        command.Subcommands.Add(ObservabilityCommands.CreateGetConnections());
         return command;
     }
 
@@ -143,12 +144,12 @@ public static class ApiCommands
             var apps = parse.GetValue(id) is { } one
                 ? [await client.GetAppAsync(one, cancellationToken).ConfigureAwait(false)]
                 : await client.GetAppsAsync(cancellationToken).ConfigureAwait(false);
-            if (IsJson(parse, output))
+            if (IsStructured(parse, output))
             {
                 var json = parse.GetValue(id) is null
                     ? JsonSerializer.Serialize(apps, ApiJsonContext.Indented.ListAppDto)
                     : JsonSerializer.Serialize(apps[0], ApiJsonContext.Indented.AppDto);
-                await stdout.WriteLineAsync(json).ConfigureAwait(false);
+                await WriteStructuredAsync(parse, output, json).ConfigureAwait(false);
                 return 0;
             }
             // CHAINED counts what went to a proxy (Envoy or a delegation sidecar); ACCEPTED and DENIED, what ax decided
@@ -181,9 +182,9 @@ public static class ApiCommands
         command.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
         {
             var services = await client.GetServicesAsync(cancellationToken).ConfigureAwait(false);
-            if (IsJson(parse, output))
+            if (IsStructured(parse, output))
             {
-                await stdout.WriteLineAsync(JsonSerializer.Serialize(services, ApiJsonContext.Indented.ListServiceDto)).ConfigureAwait(false);
+                await WriteStructuredAsync(parse, output, JsonSerializer.Serialize(services, ApiJsonContext.Indented.ListServiceDto)).ConfigureAwait(false);
                 return 0;
             }
             var table = new TableWriter("ID", "APP", "PROTOCOL", "REQUESTED", "BOUND", "ADVERTISED", "SWITCHED", "AGE");
@@ -209,12 +210,12 @@ public static class ApiCommands
             var refs = parse.GetValue(name) is { } one
                 ? [await client.GetRefAsync(one, cancellationToken).ConfigureAwait(false)]
                 : await client.GetRefsAsync(cancellationToken).ConfigureAwait(false);
-            if (IsJson(parse, output))
+            if (IsStructured(parse, output))
             {
                 var json = parse.GetValue(name) is null
                     ? JsonSerializer.Serialize(refs, ApiJsonContext.Indented.ListRefDto)
                     : JsonSerializer.Serialize(refs[0], ApiJsonContext.Indented.RefDto);
-                await stdout.WriteLineAsync(json).ConfigureAwait(false);
+                await WriteStructuredAsync(parse, output, json).ConfigureAwait(false);
                 return 0;
             }
             var table = new TableWriter("NAME", "VIP", "SELECTOR", "CLIENTS", "DNS", "BACKENDS", "WAIT", "HELD", "AGE");
@@ -239,11 +240,11 @@ public static class ApiCommands
         command.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
         {
             var sidecars = await client.GetSidecarsAsync(cancellationToken).ConfigureAwait(false);
-            if (IsJson(parse, output))
+            if (IsStructured(parse, output))
             {
                 var indented = new Dataplane.Delegation.DelegationJsonContext(
                     new JsonSerializerOptions(Dataplane.Delegation.DelegationJsonContext.Default.Options) { WriteIndented = true, TypeInfoResolver = null });
-                await stdout.WriteLineAsync(JsonSerializer.Serialize(sidecars, indented.ListSidecarDto)).ConfigureAwait(false);
+                await WriteStructuredAsync(parse, output, JsonSerializer.Serialize(sidecars, indented.ListSidecarDto)).ConfigureAwait(false);
                 return 0;
             }
             var table = new TableWriter("NAME", "DIRECTIONS", "DELEGATED", "AGE");
@@ -264,9 +265,9 @@ public static class ApiCommands
         command.SetAction((parse, cancellationToken) => RunAsync(parse, api, async (client, stdout) =>
         {
             var mesh = await client.GetMeshAsync(cancellationToken).ConfigureAwait(false);
-            if (IsJson(parse, output))
+            if (IsStructured(parse, output))
             {
-                await stdout.WriteLineAsync(JsonSerializer.Serialize(mesh, ApiJsonContext.Indented.MeshStateDto)).ConfigureAwait(false);
+                await WriteStructuredAsync(parse, output, JsonSerializer.Serialize(mesh, ApiJsonContext.Indented.MeshStateDto)).ConfigureAwait(false);
                 return 0;
             }
             if (mesh.Services.Count == 0 && mesh.Clusters.Count == 0)
@@ -293,9 +294,9 @@ public static class ApiCommands
                     endpoints.Sum(e => e.ActiveConnections ?? 0).ToString(culture), endpoints.Count(e => e.Ejected == true).ToString(culture));
             }
             var writer = parse.InvocationConfiguration.Output;
-            services.WriteTo(writer);
+            services.WriteTo(writer, TerminalWidth(parse));
             await writer.WriteLineAsync().ConfigureAwait(false);
-            table.WriteTo(writer);
+            table.WriteTo(writer, TerminalWidth(parse));
             return 0;
         }));
         return command;
@@ -305,7 +306,7 @@ public static class ApiCommands
     /// Makes an unknown flag in an argument's place a usage error: System.CommandLine would otherwise take
     /// <c>ax get refs --bogus</c> as a request for the ref named "--bogus". No name or id starts with '-'.
     /// </summary>
-    private static Argument<T> RejectOptionLike<T>(Argument<T> argument)
+    internal static Argument<T> RejectOptionLike<T>(Argument<T> argument)
     {
         argument.Validators.Add(result =>
         {
@@ -320,22 +321,52 @@ public static class ApiCommands
         return argument;
     }
 
-    private static Option<string> CreateOutputOption()
+    internal static Option<string> CreateOutputOption()
     {
         var option = new Option<string>("--output", "-o")
         {
-            Description = "The output format: a table, or the API's JSON.",
-            HelpName = "table|json",
+            Description = "The output format: a table, the API's JSON, or the same as YAML.",
+            HelpName = "table|json|yaml",
             DefaultValueFactory = _ => "table",
         };
-        option.AcceptOnlyFromAmong("table", "json");
+        option.AcceptOnlyFromAmong(StructuredOutput.Formats);
         return option;
     }
 
-    private static bool IsJson(ParseResult parse, Option<string> output) =>
-        string.Equals(parse.GetValue(output), "json", StringComparison.Ordinal);
+    internal static bool IsStructured(ParseResult parse, Option<string> output) => parse.GetValue(output) is "json" or "yaml";
 
-    private static int Print(ParseResult parse, TableWriter table, int count, string what)
+    /// <summary>Writes a JSON document as <c>-o</c> asks: as it is, or as YAML.</summary>
+    internal static Task WriteStructuredAsync(ParseResult parse, Option<string> output, string json)
+    {
+        var stdout = parse.InvocationConfiguration.Output;
+        return parse.GetValue(output) == "yaml" ? stdout.WriteAsync(StructuredOutput.ToYaml(json)) : stdout.WriteLineAsync(json);
+    }
+
+    /// <summary>
+    /// The width tables must fit: <c>$COLUMNS</c> when set, else the terminal's when stdout is one; null (whole cells)
+    /// when stdout is a pipe or a file, so scripts see everything.
+    /// </summary>
+    internal static int? TerminalWidth(ParseResult parse)
+    {
+        if (int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), NumberStyles.None, CultureInfo.InvariantCulture, out var columns) && columns > 0)
+        {
+            return columns;
+        }
+        if (!ReferenceEquals(parse.InvocationConfiguration.Output, Console.Out) || Console.IsOutputRedirected)
+        {
+            return null;
+        }
+        try
+        {
+            return Console.WindowWidth is > 0 and var width ? width : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    internal static int Print(ParseResult parse, TableWriter table, int count, string what)
     {
         if (count == 0)
         {
@@ -343,7 +374,7 @@ public static class ApiCommands
             parse.InvocationConfiguration.Error.WriteLine($"No {what} found.");
             return 0;
         }
-        table.WriteTo(parse.InvocationConfiguration.Output);
+        table.WriteTo(parse.InvocationConfiguration.Output, TerminalWidth(parse));
         return 0;
     }
 
@@ -354,7 +385,7 @@ public static class ApiCommands
     /// Resolves the socket, runs <paramref name="action"/> with a client, and turns the failures into plain
     /// messages on stderr and exit code 1.
     /// </summary>
-    private static async Task<int> RunAsync(ParseResult parse, Option<string> api, Func<AxApiClient, TextWriter, Task<int>> action)
+    internal static async Task<int> RunAsync(ParseResult parse, Option<string> api, Func<AxApiClient, TextWriter, Task<int>> action)
     {
         var stderr = parse.InvocationConfiguration.Error;
         try

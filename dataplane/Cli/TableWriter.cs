@@ -25,7 +25,12 @@ internal sealed class TableWriter
         _rows.Add(cells.Select(c => string.IsNullOrEmpty(c) ? "<none>" : c).ToArray());
     }
 
-    public void WriteTo(TextWriter writer)
+    /// <summary>
+    /// Writes the table. With <paramref name="maxWidth"/> (a terminal's width), the widest columns are narrowed until
+    /// each line fits, and cells cut short end in an ellipsis; no column gets narrower than its header or
+    /// <see cref="MinimumColumn"/>, so a very narrow terminal still wraps. Without it, cells are whole (for scripts).
+    /// </summary>
+    public void WriteTo(TextWriter writer, int? maxWidth = null)
     {
         var widths = new int[_header.Length];
         foreach (var row in _rows.Prepend(_header))
@@ -35,10 +40,45 @@ internal sealed class TableWriter
                 widths[i] = Math.Max(widths[i], row[i].Length);
             }
         }
+        if (maxWidth is { } max)
+        {
+            Fit(widths, max);
+        }
         foreach (var row in _rows.Prepend(_header))
         {
-            var line = string.Concat(row.Select((cell, i) => i == row.Length - 1 ? cell : cell.PadRight(widths[i] + Gap)));
+            var line = string.Concat(row.Select((cell, i) =>
+            {
+                var fitted = cell.Length > widths[i] ? string.Concat(cell.AsSpan(0, widths[i] - 1), "\u2026") : cell;
+                return i == row.Length - 1 ? fitted : fitted.PadRight(widths[i] + Gap);
+            }));
             writer.WriteLine(line.TrimEnd());
+        }
+    }
+
+    /// <summary>The narrowest a column is cut to.</summary>
+    public const int MinimumColumn = 6;
+
+    private void Fit(int[] widths, int max)
+    {
+        var floor = _header.Select(h => Math.Max(h.Length, MinimumColumn)).ToArray();
+        var total = widths.Sum() + (Gap * (widths.Length - 1));
+        while (total > max)
+        {
+            // Narrow the widest column that may still give: long cells (commands, label sets) give way first.
+            var widest = -1;
+            for (var i = 0; i < widths.Length; i++)
+            {
+                if (widths[i] > floor[i] && (widest < 0 || widths[i] > widths[widest]))
+                {
+                    widest = i;
+                }
+            }
+            if (widest < 0)
+            {
+                return;
+            }
+            widths[widest]--;
+            total--;
         }
     }
 

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Istio.AppSwitch.Daemon;
 
@@ -23,6 +24,10 @@ internal static class ApiEndpoints
     /// <summary>Installs the middleware and the endpoints.</summary>
     public static void Map(WebApplication app)
     {
+        if (app.Services.GetRequiredService<DaemonOptions>().Metrics is not null)
+        {
+            app.UseMiddleware<MetricsEndpoint>();
+        }
         app.UseMiddleware<ApiErrorMiddleware>();
         app.UseRouting();
         app.UseMiddleware<WriteAuthorizationMiddleware>();
@@ -41,6 +46,10 @@ internal static class ApiEndpoints
         v1.MapGet("/mesh", GetMesh);
         v1.MapPost("/mesh", UpdateMeshAsync).WithMetadata(WriteAccess.Required);
         v1.MapGet("/delegation", DelegationEndpoint.GetSidecars);
+        v1.MapGet("/connections", ObservabilityEndpoints.GetConnections);
+        v1.MapGet("/events", ObservabilityEndpoints.StreamEventsAsync);
+        v1.MapGet("/refs/{name}/describe", ObservabilityEndpoints.DescribeRef);
+        v1.MapGet("/apps/{id}/describe", ObservabilityEndpoints.DescribeApp);
         v1.MapPost("/delegation", DelegationEndpoint.RegisterAsync).WithMetadata(WriteAccess.Required);
     }
 
@@ -79,7 +88,8 @@ internal static class ApiEndpoints
                 ApiJsonContext.Relaxed.RefDto)
             : ApiErrors.Result(StatusCodes.Status404NotFound, ApiErrorCodes.NotFound, $"ref \"{name}\" not found", "name");
 
-    internal static async Task<IResult> CreateRefAsync(HttpRequest request, [FromServices] RefStore refs, [FromServices] RoutingTable routing)
+    internal static async Task<IResult> CreateRefAsync(HttpRequest request, [FromServices] RefStore refs, [FromServices] RoutingTable routing,
+        [FromServices] Dataplane.Observability.DataplaneTelemetry telemetry)
     {
         var (spec, error) = await CreateRefRequestReader.ReadAsync(request).ConfigureAwait(false);
         if (error is not null)
@@ -89,6 +99,10 @@ internal static class ApiEndpoints
         try
         {
             var created = refs.Create(spec!);
+            if (telemetry.Events.IsActive)
+            {
+                telemetry.Events.Publish(new EventDto { Time = telemetry.Now, Type = "ref-created", Ref = created.Name, Destination = created.Vip.ToString() });
+            }
             request.HttpContext.Response.Headers.Location = $"/v1/refs/{Uri.EscapeDataString(created.Name)}";
             return TypedResults.Json(
                 ApiMapper.ToDto(created, routing.Current.CountBackends(created)),
@@ -105,13 +119,36 @@ internal static class ApiEndpoints
         }
     }
 
-    internal static IResult DeleteRef(string name, [FromServices] RefStore refs) =>
-        refs.Delete(name)
-            ? TypedResults.NoContent()
-            : ApiErrors.Result(StatusCodes.Status404NotFound, ApiErrorCodes.NotFound, $"ref \"{name}\" not found", "name");
+    internal static IResult DeleteRef(string name, [FromServices] RefStore refs, [FromServices] Dataplane.Observability.DataplaneTelemetry telemetry)
+    {
+        if (!refs.Delete(name))
+        {
+            return ApiErrors.Result(StatusCodes.Status404NotFound, ApiErrorCodes.NotFound, $"ref \"{name}\" not found", "name");
+        }
+        if (telemetry.Events.IsActive)
+        {
+            telemetry.Events.Publish(new EventDto { Time = telemetry.Now, Type = "ref-deleted", Ref = name });
+        }
+        return TypedResults.NoContent();
+    }
 
     internal static JsonHttpResult<MeshStateDto> GetMesh([FromServices] MeshStore mesh) =>
         TypedResults.Json(mesh.Describe(), ApiJsonContext.Relaxed.MeshStateDto);
+
+    /// <summary>Publishes a mesh-applied event (an xds-agent's push, over the API or in-process).</summary>
+    internal static void MeshApplied(Dataplane.Observability.DataplaneTelemetry telemetry, MeshUpdateResponse applied)
+    {
+        if (telemetry.Events.IsActive)
+        {
+            telemetry.Events.Publish(new EventDto
+            {
+                Time = telemetry.Now,
+                Type = "mesh-applied",
+                Version = applied.Version,
+                Message = $"{applied.Services} services, {applied.Clusters} clusters",
+            });
+        }
+    }
 
     internal static async Task<IResult> UpdateMeshAsync(HttpRequest request, [FromServices] MeshStore mesh, [FromServices] DaemonOptions options)
     {
@@ -122,7 +159,9 @@ internal static class ApiEndpoints
         }
         try
         {
-            return TypedResults.Json(mesh.Apply(update!), ApiJsonContext.Relaxed.MeshUpdateResponse);
+            var applied = mesh.Apply(update!);
+            MeshApplied(request.HttpContext.RequestServices.GetRequiredService<Dataplane.Observability.DataplaneTelemetry>(), applied);
+            return TypedResults.Json(applied, ApiJsonContext.Relaxed.MeshUpdateResponse);
         }
         catch (ValidationException e)
         {

@@ -111,6 +111,10 @@ public sealed partial class DaemonHost : IAsyncDisposable
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
             kestrel.ListenUnixSocket(options.ApiSocketPath, listen => listen.Protocols = HttpProtocols.Http1);
+            if (options.Metrics is { } metrics)
+            {
+                MetricsEndpoint.Listen(kestrel, metrics);
+            }
         });
 
         // The options are a service too, so that the caller's services (the interception) find the socket path.
@@ -125,6 +129,10 @@ public sealed partial class DaemonHost : IAsyncDisposable
         builder.Services.AddSingleton(sp => new MeshStore(
             sp.GetRequiredService<RoutingTable>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MeshStore>>()));
         builder.Services.AddSingleton(sp => new Dataplane.Delegation.DelegationHub(sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new Dataplane.Observability.DataplaneTelemetry(sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<Dataplane.Observability.IMetricsSource>(sp => new DaemonMetricsSource(
+            sp.GetRequiredService<Dataplane.Observability.DataplaneTelemetry>(), sp.GetRequiredService<ServiceRegistry>(),
+            sp.GetRequiredService<RefStore>(), sp.GetRequiredService<MeshStore>(), sp.GetRequiredService<HeldConnects>()));
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -160,6 +168,10 @@ public sealed partial class DaemonHost : IAsyncDisposable
             {
                 Log.StaleSocketRemoved(_logger, path);
             }
+            if (Options.Metrics?.UnixPath is { } metricsPath && ApiSocketFile.Prepare(metricsPath))
+            {
+                Log.StaleSocketRemoved(_logger, metricsPath);
+            }
         }
         catch
         {
@@ -182,12 +194,17 @@ public sealed partial class DaemonHost : IAsyncDisposable
             RemoveSocketFile(path);
             if (e is IOException)
             {
-                throw new DaemonStartupException($"cannot listen on {path}: {e.Message}", e);
+                var where = Options.Metrics is { } metrics ? $"{path} or --metrics {metrics}" : path;
+                throw new DaemonStartupException($"cannot listen on {where}: {e.Message}", e);
             }
             throw;
         }
         Volatile.Write(ref _state, Running);
         Log.Listening(_logger, path, Convert.ToString((int)Options.SocketMode, 8), Version);
+        if (Options.Metrics is { } served)
+        {
+            Log.ServingMetrics(_logger, served.ToString());
+        }
     }
 
     /// <summary>Stops the API and the hosted services, and removes the socket file. Safe to call more than once.</summary>
@@ -204,6 +221,10 @@ public sealed partial class DaemonHost : IAsyncDisposable
         finally
         {
             RemoveSocketFile(Options.ApiSocketPath);
+            if (Options.Metrics?.UnixPath is { } metricsPath)
+            {
+                RemoveSocketFile(metricsPath);
+            }
             Log.Stopped(_logger, Options.ApiSocketPath);
         }
     }
@@ -272,6 +293,9 @@ public sealed partial class DaemonHost : IAsyncDisposable
 
         [LoggerMessage(EventId = 3002, EventName = "StaleSocketRemoved", Level = LogLevel.Warning, Message = "Removed the stale socket {Path} left by a daemon that is gone")]
         public static partial void StaleSocketRemoved(ILogger logger, string path);
+
+        [LoggerMessage(EventId = 3004, EventName = "ServingMetrics", Level = LogLevel.Information, Message = "serving Prometheus metrics at {Address}/metrics")]
+        public static partial void ServingMetrics(ILogger logger, string address);
 
         [LoggerMessage(EventId = 3003, EventName = "Stopped", Level = LogLevel.Information, Message = "ax daemon stopped; removed {Path}")]
         public static partial void Stopped(ILogger logger, string path);

@@ -27,6 +27,9 @@ public sealed record DaemonOptions
     /// </summary>
     public long MaxMeshRequestBodyBytes { get; init; } = 64 * 1024 * 1024;
 
+    /// <summary>Where to serve Prometheus metrics at <c>/metrics</c> (<c>--metrics</c>); null serves none.</summary>
+    public MetricsAddress? Metrics { get; init; }
+
     /// <summary>The least severe level logged to stderr.</summary>
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
 

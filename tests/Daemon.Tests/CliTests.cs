@@ -143,7 +143,7 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("get", "refs", "-o", "yaml")]
+    [InlineData("get", "refs", "-o", "xml")]
     [InlineData("create", "ref", "x", "--selector", "app=x")]
     [InlineData("get", "refs", "--bogus")]
     [InlineData("get", "pods")]

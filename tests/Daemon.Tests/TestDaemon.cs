@@ -35,7 +35,7 @@ internal sealed class TestDaemon : IAsyncDisposable
         return Path.Combine(directory, "ax.sock");
     }
 
-    public static async Task<TestDaemon> StartAsync(UnixFileMode? socketMode = null, string? socketPath = null)
+    public static async Task<TestDaemon> StartAsync(UnixFileMode? socketMode = null, string? socketPath = null, MetricsAddress? metrics = null)
     {
         socketPath ??= NewSocketPath();
         var options = new DaemonOptions
@@ -43,6 +43,7 @@ internal sealed class TestDaemon : IAsyncDisposable
             ApiSocketPath = socketPath,
             HandleSignals = false,
             MinimumLogLevel = LogLevel.Warning,
+            Metrics = metrics,
         };
         if (socketMode is { } mode)
         {

@@ -24,6 +24,11 @@ namespace Istio.AppSwitch.Dataplane.Api;
 [JsonSerializable(typeof(MeshUpdateRequest))]
 [JsonSerializable(typeof(MeshUpdateResponse))]
 [JsonSerializable(typeof(MeshStateDto))]
+[JsonSerializable(typeof(ConnectionDto))]
+[JsonSerializable(typeof(List<ConnectionDto>))]
+[JsonSerializable(typeof(EventDto))]
+[JsonSerializable(typeof(RefDescriptionDto))]
+[JsonSerializable(typeof(AppDescriptionDto))]
 public sealed partial class ApiJsonContext : JsonSerializerContext
 {
     // Lazy, not initialized with the class: the generated half of this class initializes the static fields that

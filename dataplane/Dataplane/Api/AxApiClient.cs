@@ -102,6 +102,68 @@ public sealed class AxApiClient : IDisposable
         return SendAsync(HttpMethod.Post, "v1/mesh", body, ApiJsonContext.Default.MeshUpdateResponse, cancellationToken);
     }
 
+    /// <summary><c>GET /v1/connections</c>: the recent connect decisions, newest first; of one app when <paramref name="app"/> is given.</summary>
+    public Task<List<ConnectionDto>> GetConnectionsAsync(string? app = null, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, app is null ? "v1/connections" : $"v1/connections?app={Uri.EscapeDataString(app)}", null,
+            ApiJsonContext.Default.ListConnectionDto, cancellationToken);
+
+    /// <summary><c>GET /v1/refs/{name}/describe</c>.</summary>
+    public Task<RefDescriptionDto> DescribeRefAsync(string name, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, $"v1/refs/{Uri.EscapeDataString(name)}/describe", null, ApiJsonContext.Default.RefDescriptionDto, cancellationToken);
+
+    /// <summary><c>GET /v1/apps/{id}/describe</c>.</summary>
+    public Task<AppDescriptionDto> DescribeAppAsync(string id, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, $"v1/apps/{Uri.EscapeDataString(id)}/describe", null, ApiJsonContext.Default.AppDescriptionDto, cancellationToken);
+
+    /// <summary>
+    /// <c>GET /v1/events</c>: the event stream, one JSON object a line, as the daemon writes them, until
+    /// <paramref name="cancellationToken"/> or the daemon ends the stream. <paramref name="subscribed"/> runs once the
+    /// daemon has answered, when no event can be missed any more.
+    /// </summary>
+    public async IAsyncEnumerable<string> StreamEventsAsync(Action? subscribed = null,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/events");
+        HttpResponseMessage response;
+        try
+        {
+            // Headers only: the body never ends, and the client's timeout covers the wait for the headers alone.
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e) when (e.InnerException is SocketException socketError)
+        {
+            throw new DaemonUnreachableException(SocketPath, Describe(socketError), e);
+        }
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw AxApiException.FromResponse(response.StatusCode, await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+            }
+            subscribed?.Invoke();
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+            while (await ReadLineOrEndAsync(reader, cancellationToken).ConfigureAwait(false) is { } line)
+            {
+                if (line.Length != 0)
+                {
+                    yield return line;
+                }
+            }
+        }
+    }
+
+    private static async Task<string?> ReadLineOrEndAsync(StreamReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            return null; // the daemon stopped: the stream simply ends
+        }
+    }
+
     /// <summary><c>GET /v1/version</c>.</summary>
     public Task<VersionDto> GetVersionAsync(CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Get, "v1/version", null, ApiJsonContext.Default.VersionDto, cancellationToken);

@@ -90,18 +90,21 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
     private Task? _heldLoop;
     private readonly ulong _ownNetworkNamespace;
     private int _disposed;
+    private readonly Observability.DataplaneTelemetry _telemetry;
 
     /// <summary>Creates the service; nothing runs until <see cref="StartAsync"/>. Without <paramref name="mesh"/>, no inbound policy is enforced.</summary>
     public InterceptionService(InterceptionOptions options, ServiceRegistry registry, RoutingTable routing, HeldConnects held,
-        ILogger<InterceptionService> logger, MeshStore? mesh = null, Delegation.DelegationHub? delegation = null)
+        ILogger<InterceptionService> logger, MeshStore? mesh = null, Delegation.DelegationHub? delegation = null,
+        Observability.DataplaneTelemetry? telemetry = null)
     {
+        _telemetry = telemetry ?? new Observability.DataplaneTelemetry();
         _options = options;
         _registry = registry;
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
         ApiClients = new ApiClientsUnderAx(options.ApiSocketPaths);
         _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh, options.Chain, delegation,
-            options.UnixSwitch ? id => _apps.GetValueOrDefault(id) : null, options.ApiSocketPaths.Count > 0 ? ApiClients : null);
+            options.UnixSwitch ? id => _apps.GetValueOrDefault(id) : null, options.ApiSocketPaths.Count > 0 ? ApiClients : null, _telemetry);
         NetworkNamespace.GetCurrentInode(out _ownNetworkNamespace);
     }
 
@@ -556,6 +559,10 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
                 {
                     _registry.RemoveService(app.Record.Id, inode);
                     Log.ServiceClosed(_logger, app.Record.Id, serviceId);
+                    if (_telemetry.Events.IsActive)
+                    {
+                        _telemetry.Events.Publish(new Api.EventDto { Time = _telemetry.Now, Type = "service-down", App = app.Record.Id, Service = serviceId });
+                    }
                 }
             }
         }

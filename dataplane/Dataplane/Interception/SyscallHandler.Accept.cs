@@ -256,6 +256,7 @@ internal sealed partial class SyscallHandler
             || !InetEndpoint.TryParse(sockaddr[..Math.Min(length, MaxSockaddr)], out var local, out _))
         {
             Interlocked.Increment(ref app.Counters.AcceptDenied);
+            _telemetry.Inbound(app.Record, policy.Key, allowed: false);
             Log.AcceptUndecidable(_logger, app.Record.Id, policy.Key);
             return false;
         }
@@ -263,6 +264,7 @@ internal sealed partial class SyscallHandler
         if (policy.Mode == MeshMode.Blackhole)
         {
             Interlocked.Increment(ref app.Counters.AcceptDenied);
+            _telemetry.Inbound(app.Record, policy.Key, allowed: false);
             Log.AcceptDenied(_logger, app.Record.Id, peer, local.Port, "blackhole");
             return false;
         }
@@ -284,10 +286,12 @@ internal sealed partial class SyscallHandler
         {
             case RbacDecision.Allow:
                 Interlocked.Increment(ref app.Counters.AcceptAllowed);
+                _telemetry.Inbound(app.Record, policy.Key, allowed: true);
                 Log.AcceptAllowed(_logger, app.Record.Id, peer, local.Port, result.Policy);
                 return true;
             case RbacDecision.Deny:
                 Interlocked.Increment(ref app.Counters.AcceptDenied);
+                _telemetry.Inbound(app.Record, policy.Key, allowed: false);
                 Log.AcceptDenied(_logger, app.Record.Id, peer, local.Port, result.Policy ?? "no ALLOW policy matched");
                 return false;
             default:
@@ -296,9 +300,11 @@ internal sealed partial class SyscallHandler
                 if (TryDelegateInbound(in call, accepted, peerAddress, peeked, out _))
                 {
                     delegated = true;
+                    _telemetry.Inbound(app.Record, policy.Key, allowed: true);
                     return true;
                 }
                 Interlocked.Increment(ref app.Counters.AcceptDenied);
+                _telemetry.Inbound(app.Record, policy.Key, allowed: false);
                 Log.AcceptChainDenied(_logger, app.Record.Id, peer, local.Port, policy.Key,
                     principal is null && policy.UsesPrincipal ? "a rule needs the peer's identity, which ax does not know"
                     : policy.Mode == MeshMode.Chain ? $"the port needs Envoy ({string.Join(',', policy.Reasons)}) and no delegation sidecar took it"

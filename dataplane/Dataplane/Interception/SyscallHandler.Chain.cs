@@ -1,3 +1,4 @@
+using Istio.AppSwitch.Dataplane.Observability;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Interop;
 using Microsoft.Extensions.Logging;
@@ -40,6 +41,7 @@ internal sealed partial class SyscallHandler
                     return false;
                 default:
                     Interlocked.Increment(ref app.Counters.Passthrough);
+                    _telemetry.Connect(app.Record, ConnectMode.Passthrough, ConnectOutcome.Allowed, direct.Ref?.Name, in destination, in destination);
                     Continue(app, id);
                     return false;
             }
@@ -52,6 +54,7 @@ internal sealed partial class SyscallHandler
         if (envoy is null)
         {
             Interlocked.Increment(ref app.Counters.Passthrough);
+            _telemetry.Connect(app.Record, ConnectMode.Passthrough, ConnectOutcome.Allowed, decision.Ref?.Name, in destination, in destination);
             // Once per service at Warning (an operator must learn that L7 policy is not applied), then at Debug: this
             // is the connect path. TryAdd of a name already present allocates nothing.
             if (decision.Ref is { } reference && _chainWarned.TryAdd(reference.Name, 0))
@@ -67,7 +70,7 @@ internal sealed partial class SyscallHandler
         }
         Interlocked.Increment(ref app.Counters.Chained);
         var toProxy = ConnectDecision.ToProxy(envoy.Value, decision.Ref!);
-        return Redirect(app, id, appSocket, in info, in destination, in toProxy, writeHeader: true);
+        return Redirect(app, id, appSocket, in info, in destination, in toProxy, writeHeader: true, ConnectMode.Chain);
     }
 
     /// <summary>

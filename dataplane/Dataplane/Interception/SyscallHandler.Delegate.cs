@@ -54,6 +54,7 @@ internal sealed partial class SyscallHandler
             if (result != DelegationResult.Sent)
             {
                 Interlocked.Increment(ref app.Counters.Refused);
+                _telemetry.Connect(app.Record, Observability.ConnectMode.Chain, Observability.ConnectOutcome.Refused, reference.Name, in destination, default);
                 Log.DelegationFailed(_logger, app.Record.Id, destination, result);
                 Seccomp.Respond(app.Listener, id, -1, Errno.ECONNREFUSED);
                 return true;
@@ -73,6 +74,7 @@ internal sealed partial class SyscallHandler
                 return true;
             }
             Interlocked.Increment(ref app.Counters.Delegated);
+            _telemetry.Connect(app.Record, Observability.ConnectMode.Chain, Observability.ConnectOutcome.Allowed, reference.Name, in destination, default);
             Log.Delegated(_logger, app.Record.Id, "outbound", destination);
             Seccomp.Respond(app.Listener, id, 0, Errno.Success);
             return true;

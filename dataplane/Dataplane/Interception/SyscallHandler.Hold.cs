@@ -1,3 +1,4 @@
+using Istio.AppSwitch.Dataplane.Observability;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Interop;
 using Microsoft.Extensions.Logging;
@@ -31,6 +32,7 @@ internal sealed partial class SyscallHandler
         if (info.NonBlocking && reference.Nonblocking == NonblockingConnectMode.EAgain)
         {
             Interlocked.Increment(ref app.Counters.Refused);
+            _telemetry.Connect(app.Record, ConnectMode.Fast, ConnectOutcome.Refused, reference.Name, in destination, default);
             Log.ConnectEAgain(_logger, app.Record.Id, destination, reference.Name);
             Seccomp.Respond(app.Listener, id, -1, Errno.EAGAIN);
             return false;
@@ -45,6 +47,7 @@ internal sealed partial class SyscallHandler
             return false;
         }
         Interlocked.Increment(ref app.Counters.Held);
+        _telemetry.Connect(app.Record, ConnectMode.Fast, ConnectOutcome.Held, reference.Name, in destination, default);
         Log.ConnectHeld(_logger, app.Record.Id, destination, reference.Name);
         _held.Add(new HeldConnect(app, id, appSocket, info, destination, reference.Name, inode, since));
         return true;
@@ -65,6 +68,7 @@ internal sealed partial class SyscallHandler
     private void Refuse(InterceptedApp app, ulong id, in InetEndpoint destination, string refName)
     {
         Interlocked.Increment(ref app.Counters.Refused);
+        _telemetry.Connect(app.Record, ConnectMode.Fast, ConnectOutcome.Refused, refName.Length == 0 ? null : refName, in destination, default);
         Log.ConnectRefused(_logger, app.Record.Id, destination, refName);
         Seccomp.Respond(app.Listener, id, -1, Errno.ECONNREFUSED);
     }
@@ -137,6 +141,7 @@ internal sealed partial class SyscallHandler
             {
                 _held.RememberInterrupted(held);
             }
+            _telemetry.Released(app.Record, held.RefName, held.Destination, now - held.Since, gone: true);
             Log.HeldConnectGone(_logger, app.Record.Id, held.Destination, held.RefName);
             held.Socket.Dispose();
             return false;
@@ -144,6 +149,10 @@ internal sealed partial class SyscallHandler
 
         var destination = held.Destination;
         var decision = snapshot.Resolve(app.Record, in destination);
+        if (decision.Kind != ConnectDecisionKind.NoBackend || now - held.Since >= decision.Ref!.Wait)
+        {
+            _telemetry.Released(app.Record, held.RefName, in destination, now - held.Since, gone: false);
+        }
         switch (decision.Kind)
         {
             case ConnectDecisionKind.Redirect:
@@ -173,6 +182,7 @@ internal sealed partial class SyscallHandler
             default:
                 // The ref went away (or no longer applies): the connect goes where it would without ax.
                 Interlocked.Increment(ref app.Counters.Passthrough);
+                _telemetry.Connect(app.Record, ConnectMode.Passthrough, ConnectOutcome.Allowed, null, in destination, in destination);
                 Continue(app, held.Id);
                 held.Socket.Dispose();
                 return false;

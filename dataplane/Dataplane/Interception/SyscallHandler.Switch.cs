@@ -133,6 +133,7 @@ internal sealed partial class SyscallHandler
             Seccomp.Respond(app.Listener, id, info.NonBlocking ? -1 : 0, info.NonBlocking ? Errno.EINPROGRESS : Errno.Success);
             Interlocked.Increment(ref app.Counters.Redirected);
             Interlocked.Increment(ref app.Counters.Switched);
+            _telemetry.Connect(app.Record, Observability.ConnectMode.Unix, Observability.ConnectOutcome.Allowed, decision.Ref?.Name, in destination, in serverLocal);
             Interlocked.Increment(ref service.Switched);
             Log.Switched(_logger, app.Record.Id, destination, service.Id);
 

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Istio.AppSwitch.Dataplane.Mesh;
+using Istio.AppSwitch.Dataplane.Observability;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
 using Istio.AppSwitch.Interop;
@@ -44,6 +46,7 @@ internal sealed partial class SyscallHandler
     private readonly Func<string, InterceptedApp?>? _findApp;
     private readonly bool _unixSwitch;
     private readonly ApiClientsUnderAx? _apiClients;
+    private readonly DataplaneTelemetry _telemetry;
 
     /// <param name="findApp">Finds an application under this daemon by id, for the co-located switch to Unix sockets
     /// (docs/unix-switch.md); null turns the switch off.</param>
@@ -51,8 +54,9 @@ internal sealed partial class SyscallHandler
     /// refuses it writes; null records nothing.</param>
     public SyscallHandler(RoutingTable routing, ServiceRegistry registry, EpollReactor reactor, HeldConnects held, ILogger logger,
         MeshStore? mesh = null, ChainOptions? chain = null, Delegation.DelegationHub? delegation = null,
-        Func<string, InterceptedApp?>? findApp = null, ApiClientsUnderAx? apiClients = null)
+        Func<string, InterceptedApp?>? findApp = null, ApiClientsUnderAx? apiClients = null, DataplaneTelemetry? telemetry = null)
     {
+        _telemetry = telemetry ?? new DataplaneTelemetry();
         _apiClients = apiClients;
         _findApp = findApp;
         _unixSwitch = findApp is not null;
@@ -81,6 +85,7 @@ internal sealed partial class SyscallHandler
     public void Handle(InterceptedApp app, in SeccompNotification notification)
     {
         Interlocked.Increment(ref app.Counters.Notifications);
+        var started = Stopwatch.GetTimestamp();
         try
         {
             switch (notification.Nr)
@@ -137,6 +142,12 @@ internal sealed partial class SyscallHandler
             Log.HandlerFailed(_logger, ex, app.Record.Id, SyscallNumbers.Name(notification.Nr));
             Seccomp.Respond(app.Listener, notification.Id, -1, Errno.ENOSYS);
         }
+        finally
+        {
+            // Until the answer, or the hand-off to a continuation (a held or blocking connect): the time this thread
+            // kept the next notification waiting.
+            _telemetry.Notification(notification.Nr, Stopwatch.GetTimestamp() - started);
+        }
     }
 
     private static void Continue(InterceptedApp app, ulong id) => Seccomp.RespondContinue(app.Listener, id);
@@ -158,6 +169,7 @@ internal sealed partial class SyscallHandler
             if (!app.IsNamespaced || StaysInNamespace(app, in destination))
             {
                 Interlocked.Increment(ref app.Counters.Passthrough);
+                _telemetry.Connect(app.Record, ConnectMode.Passthrough, ConnectOutcome.Allowed, null, in destination, in destination);
                 if (!app.DatagramPeers.IsEmpty && ProcFs.GetSocketInode((int)n.Pid, fd, out var connectedInode) == Errno.Success
                     && app.DatagramPeers.ContainsKey(connectedInode))
                 {
@@ -250,7 +262,7 @@ internal sealed partial class SyscallHandler
     /// retries, before the application hears of it: Istio's default retry on connect failure, without Envoy.</para>
     /// </remarks>
     private bool Redirect(InterceptedApp app, ulong id, SafeFd appSocket, in AppSocketInfo info,
-        in Interop.InetEndpoint destination, in ConnectDecision decision, bool writeHeader)
+        in Interop.InetEndpoint destination, in ConnectDecision decision, bool writeHeader, ConnectMode mode = ConnectMode.Fast)
     {
         var lease = new UpstreamLease(decision.Cluster, decision.Endpoint);
         var backend = decision.Backend;
@@ -268,8 +280,11 @@ internal sealed partial class SyscallHandler
 
             if (info.NonBlocking && !writeHeader && !lease.IsHeld)
             {
-                // EINPROGRESS and then writability, exactly as from the kernel: it is the kernel's connect.
-                Complete(app, id, appSocket, in destination, Sockets.Connect(appSocket, sockaddr[..length]), decision.Ref?.Name, lease);
+                // EINPROGRESS and then writability, exactly as from the kernel: it is the kernel's connect. A new TCP connect
+                // on a nonblocking socket never answers 0 at once: a 0 here is the application asking again about a connect
+                // that has finished since (hiredis, libuv), which telemetry has counted already.
+                var result = Sockets.Connect(appSocket, sockaddr[..length]);
+                Complete(app, id, appSocket, in destination, result, decision.Ref?.Name, lease, in target, mode, record: result != Errno.Success);
                 return false;
             }
 
@@ -298,19 +313,19 @@ internal sealed partial class SyscallHandler
             {
                 // A mesh connect still on its way (a remote endpoint): the application hears EINPROGRESS now, as from
                 // the kernel, and the slot stays with the socket until it closes.
-                Complete(app, id, appSocket, in destination, error, decision.Ref?.Name, lease);
+                Complete(app, id, appSocket, in destination, error, decision.Ref?.Name, lease, in target, mode);
                 return false;
             }
             if (error != Errno.EINPROGRESS)
             {
                 error = Finish(app, appSocket, in info, in destination, error, writeHeader ? decision.Ref : null);
-                Complete(app, id, appSocket, in destination, error, decision.Ref?.Name, lease);
+                Complete(app, id, appSocket, in destination, error, decision.Ref?.Name, lease, in target, mode);
                 return false;
             }
 
             // The application thread stays parked until the handshake ends, as it would in the kernel; the wait is
             // on the reactor, not on a thread.
-            _ = CompleteConnectAsync(app, id, appSocket, info, destination, target, decision.Ref?.Name, writeHeader ? decision.Ref : null, lease);
+            _ = CompleteConnectAsync(app, id, appSocket, info, destination, target, decision.Ref?.Name, writeHeader ? decision.Ref : null, lease, mode);
             return true;
         }
     }
@@ -365,7 +380,7 @@ internal sealed partial class SyscallHandler
     }
 
     private async Task CompleteConnectAsync(InterceptedApp app, ulong id, SafeFd appSocket, AppSocketInfo info,
-        Interop.InetEndpoint destination, Interop.InetEndpoint backend, string? refName, ServiceRef? headerFor, UpstreamLease lease)
+        Interop.InetEndpoint destination, Interop.InetEndpoint backend, string? refName, ServiceRef? headerFor, UpstreamLease lease, ConnectMode mode)
     {
         using (appSocket)
         {
@@ -412,7 +427,7 @@ internal sealed partial class SyscallHandler
             {
                 Sockets.SetStatusFlags(appSocket, info.StatusFlags);
             }
-            Complete(app, id, appSocket, in destination, error, refName, lease);
+            Complete(app, id, appSocket, in destination, error, refName, lease, in backend, mode);
         }
     }
 
@@ -432,7 +447,7 @@ internal sealed partial class SyscallHandler
     /// given back when the sweeper finds the socket closed; a failed connect gives it back here.</para>
     /// </remarks>
     private void Complete(InterceptedApp app, ulong id, SafeFd appSocket, in Interop.InetEndpoint destination, Errno result, string? refName,
-        UpstreamLease lease)
+        UpstreamLease lease, in Interop.InetEndpoint backend, ConnectMode mode, bool record = true)
     {
         var connected = result is Errno.Success or Errno.EINPROGRESS;
         if (lease.IsHeld && result != Errno.EINPROGRESS)
@@ -466,11 +481,16 @@ internal sealed partial class SyscallHandler
         if (connected)
         {
             Interlocked.Increment(ref app.Counters.Redirected);
+            if (record)
+            {
+                _telemetry.Connect(app.Record, mode, ConnectOutcome.Allowed, refName, in destination, in backend);
+            }
             Log.Redirected(_logger, app.Record.Id, destination, refName);
         }
         else if (result is not (Errno.EISCONN or Errno.EALREADY))
         {
             Interlocked.Increment(ref app.Counters.Refused);
+            _telemetry.Connect(app.Record, mode, ConnectOutcome.Refused, refName, in destination, in backend);
             Log.BackendConnectFailed(_logger, app.Record.Id, destination, result);
         }
     }
@@ -637,6 +657,17 @@ internal sealed partial class SyscallHandler
                     var service = _registry.AddService(app.Record.Id, TransportProtocol.Tcp, requested, bound, inode);
                     app.Listening[inode] = service.Id;
                     Log.ServiceRegistered(_logger, app.Record.Id, service.Id, bound);
+                    if (_telemetry.Events.IsActive)
+                    {
+                        _telemetry.Events.Publish(new Api.EventDto
+                        {
+                            Time = _telemetry.Now,
+                            Type = "service-up",
+                            App = app.Record.Id,
+                            Service = service.Id,
+                            Destination = bound.ToString(),
+                        });
+                    }
                 }
             }
             Seccomp.Respond(app.Listener, n.Id, error == Errno.Success ? 0 : -1, error);

@@ -56,6 +56,7 @@ internal sealed class DeltaAdsStream(XdsResourceCache cache, Node node, ILogger 
 
         var state = StateOf(typeUrl);
         state.Nonce = response.Nonce;
+        Cache.Statistics.Pushed(typeUrl);
         var result = decoder.Decode(response.Resources.Select(r => (r.Resource_, r.Version, (string?)r.Name)));
         var request = new DeltaDiscoveryRequest { TypeUrl = typeUrl, ResponseNonce = response.Nonce };
         if (!result.IsValid)
@@ -64,6 +65,7 @@ internal sealed class DeltaAdsStream(XdsResourceCache cache, Node node, ILogger 
             AdsLog.Nacked(Logger, XdsTypeUrls.ShortName(typeUrl), response.Nonce, Cache.Current[typeUrl].Version, request.ErrorDetail.Message);
             await SendAsync(request, cancellationToken).ConfigureAwait(false);
             Cache.ReportAmbientError(new XdsAmbientError(XdsAmbientErrorKind.Nack, typeUrl, request.ErrorDetail.Message));
+            Cache.Statistics.Answered(typeUrl, acked: false, Cache.Current[typeUrl].Version, request.ErrorDetail.Message);
         }
         else
         {
@@ -72,6 +74,7 @@ internal sealed class DeltaAdsStream(XdsResourceCache cache, Node node, ILogger 
             Cache.Apply(typeUrl, response.SystemVersionInfo, accepted, response.RemovedResources, replaceAll: false);
             AdsLog.Acked(Logger, XdsTypeUrls.ShortName(typeUrl), response.SystemVersionInfo, response.Nonce, accepted.Count);
             await SendAsync(request, cancellationToken).ConfigureAwait(false);
+            Cache.Statistics.Answered(typeUrl, acked: true, response.SystemVersionInfo, null);
         }
 
         await AfterResponseAsync(typeUrl, cancellationToken).ConfigureAwait(false);

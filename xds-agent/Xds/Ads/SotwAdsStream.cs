@@ -45,6 +45,7 @@ internal sealed class SotwAdsStream(XdsResourceCache cache, Node node, ILogger l
 
         var state = StateOf(typeUrl);
         state.Nonce = response.Nonce;
+        Cache.Statistics.Pushed(typeUrl);
         var result = decoder.Decode(response.Resources.Select(any => (any, response.VersionInfo, (string?)null)));
         var request = new DiscoveryRequest { TypeUrl = typeUrl, ResponseNonce = response.Nonce };
         request.ResourceNames.AddRange(state.Names);
@@ -57,6 +58,7 @@ internal sealed class SotwAdsStream(XdsResourceCache cache, Node node, ILogger l
             AdsLog.Nacked(Logger, XdsTypeUrls.ShortName(typeUrl), response.Nonce, lastGood, request.ErrorDetail.Message);
             await SendAsync(request, cancellationToken).ConfigureAwait(false);
             Cache.ReportAmbientError(new XdsAmbientError(XdsAmbientErrorKind.Nack, typeUrl, request.ErrorDetail.Message));
+            Cache.Statistics.Answered(typeUrl, acked: false, Cache.Current[typeUrl].Version, request.ErrorDetail.Message);
         }
         else
         {
@@ -68,6 +70,7 @@ internal sealed class SotwAdsStream(XdsResourceCache cache, Node node, ILogger l
             request.VersionInfo = response.VersionInfo;
             AdsLog.Acked(Logger, XdsTypeUrls.ShortName(typeUrl), response.VersionInfo, response.Nonce, accepted.Count);
             await SendAsync(request, cancellationToken).ConfigureAwait(false);
+            Cache.Statistics.Answered(typeUrl, acked: true, response.VersionInfo, null);
         }
 
         await AfterResponseAsync(typeUrl, cancellationToken).ConfigureAwait(false);

@@ -43,6 +43,9 @@ public sealed partial class XdsClient : IAsyncDisposable
         _cache = new XdsResourceCache(_dispatcher);
     }
 
+    /// <summary>Pushes, ACKs and NACKs per type URL since the client was made, across reconnects.</summary>
+    public Ads.AdsStatistics Statistics => _cache.Statistics;
+
     /// <summary>The last good resources of every type, as one consistent view.</summary>
     public XdsSnapshot Snapshot => _cache.Current;
 

@@ -17,6 +17,9 @@ internal sealed class XdsResourceCache(XdsWatcherDispatcher dispatcher)
 
     public XdsSnapshot Current => Volatile.Read(ref _current);
 
+    /// <summary>What the streams received and answered, per type (kept here so it outlives each stream).</summary>
+    public Ads.AdsStatistics Statistics { get; } = new();
+
     /// <summary>
     /// Applies an accepted push of one type. With <paramref name="replaceAll"/> (a SotW full set), every resource
     /// not in <paramref name="upserts"/> is removed; otherwise only the names in <paramref name="removed"/> are.
