@@ -90,7 +90,7 @@ public sealed class RestApiFuzzTests : IAsyncLifetime
                 if (status == 400 && text.Length == 0 && request.Path.Contains("%00", StringComparison.Ordinal))
                 {
                     // Kestrel refuses a request target that decodes to a NUL itself, before any middleware runs, with
-                    // a bare 400 (a limit in docs/api.md); the daemon never sees the request.
+                    // a bare 400 (a limit in docs/reliability.md); the daemon never sees the request.
                     kestrelRefusals++;
                 }
                 else if (status >= 400)
