@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Istio.AppSwitch.Dataplane.Api;
 using Istio.AppSwitch.Dataplane.Configuration;
@@ -37,7 +38,17 @@ internal static class CreateRefRequestReader
 
         using (document)
         {
-            return Read(document.RootElement);
+            try
+            {
+                return Read(document.RootElement);
+            }
+            catch (InvalidOperationException e) when (e.InnerException is DecoderFallbackException)
+            {
+                // JsonDocument checks the structure but not the UTF-8 inside strings: a bad sequence surfaces only when
+                // a name or value is read, and is the client's error, not the daemon's.
+                return (null, ApiErrors.Result(StatusCodes.Status400BadRequest, ApiErrorCodes.InvalidArgument,
+                    "the request body is not valid UTF-8 JSON: a string holds an invalid UTF-8 sequence"));
+            }
         }
     }
 

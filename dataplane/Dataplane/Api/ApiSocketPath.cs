@@ -30,12 +30,12 @@ public static class ApiSocketPath
         ArgumentNullException.ThrowIfNull(environment);
         if (!string.IsNullOrEmpty(explicitPath))
         {
-            return Path.GetFullPath(explicitPath);
+            return FullPath(explicitPath, "--api");
         }
         var fromEnvironment = environment(EnvironmentVariable);
         if (!string.IsNullOrEmpty(fromEnvironment))
         {
-            return Path.GetFullPath(fromEnvironment);
+            return FullPath(fromEnvironment, EnvironmentVariable);
         }
         if (effectiveUserId() == 0)
         {
@@ -49,4 +49,10 @@ public static class ApiSocketPath
         }
         return Path.Combine(runtimeDir, "ax", "ax.sock");
     }
+
+    // Path.GetFullPath throws ArgumentException for a NUL, which no path can hold: the user's mistake, said as such.
+    private static string FullPath(string path, string source) =>
+        path.Contains('\0', StringComparison.Ordinal)
+            ? throw new InvalidOperationException($"invalid API socket path from {source}: it contains a NUL character")
+            : Path.GetFullPath(path);
 }

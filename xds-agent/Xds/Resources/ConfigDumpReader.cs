@@ -37,8 +37,10 @@ namespace Istio.AppSwitch.Xds.Resources;
 public static class ConfigDumpReader
 {
     // Deep enough for Istio's nested RBAC rules inside listeners inside the dump; shallow enough to keep the
-    // recursive walk and JsonParser far from the stack limit on hostile input.
-    private const int MaxDepth = 256;
+    // recursive walk and JsonParser far from the stack limit on hostile input. No deeper than protobuf's binary
+    // recursion limit (100): a typed_config is packed into an Any, and one nested deeper than that could be read
+    // here but never unpacked by the translator.
+    private const int MaxDepth = 100;
 
     private static readonly JsonParser Parser = new(
         new JsonParser.Settings(MaxDepth, EnvoyTypeRegistry.Registry).WithIgnoreUnknownFields(false));
@@ -84,6 +86,11 @@ public static class ConfigDumpReader
         catch (JsonException ex)
         {
             return MalformedJson(ex);
+        }
+        catch (InvalidOperationException ex) when (ex.InnerException is DecoderFallbackException)
+        {
+            // JsonDocument checks UTF-8 only when a string is read, which the walk does after parsing.
+            return ConfigDumpReadResult.Failed("$", $"malformed JSON: {ex.Message}");
         }
     }
 

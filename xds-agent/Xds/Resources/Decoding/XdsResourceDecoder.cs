@@ -76,7 +76,18 @@ public abstract class XdsResourceDecoder
                 problems.Add("the name appears more than once in the response");
             }
 
-            Validate(message, problems);
+            try
+            {
+                CheckTypedConfigs(message, 0);
+                Validate(message, problems);
+            }
+            catch (InvalidProtocolBufferException ex)
+            {
+                // A nested typed_config (a filter, a transport socket) is only parsed when it is unpacked: one that
+                // does not parse rejects the resource, as Envoy rejects it, rather than escaping as an exception.
+                problems.Add($"a typed_config inside the resource does not parse: {ex.Message}");
+            }
+
             if (problems.Count > 0)
             {
                 var label = string.IsNullOrEmpty(name) ? expectedName ?? $"<unnamed #{resources.Count + errors.Count}>" : name;
@@ -88,6 +99,66 @@ public abstract class XdsResourceDecoder
         }
 
         return new XdsDecodeResult(resources, errors);
+    }
+
+    // ax unpacks typed_configs two levels deep at most (an HTTP filter inside the connection manager inside a
+    // listener); deeper ones are never unpacked, so they are not checked, which also bounds the walk.
+    private const int MaxAnyDepth = 8;
+
+    /// <summary>
+    /// Parses every <c>Any</c> of a type ax knows, at any depth, so that a resource whose typed_config does not parse
+    /// is rejected here (and NACKed) instead of failing the translation that unpacks it later.
+    /// </summary>
+    /// <exception cref="InvalidProtocolBufferException">An Any does not parse.</exception>
+    private static void CheckTypedConfigs(IMessage message, int anyDepth)
+    {
+        foreach (var field in message.Descriptor.Fields.InFieldNumberOrder())
+        {
+            if (field.FieldType != Google.Protobuf.Reflection.FieldType.Message)
+            {
+                continue;
+            }
+
+            var value = field.Accessor.GetValue(message);
+            if (field.IsMap)
+            {
+                foreach (System.Collections.DictionaryEntry entry in (System.Collections.IDictionary)value)
+                {
+                    CheckNested(entry.Value as IMessage, anyDepth);
+                }
+            }
+            else if (field.IsRepeated)
+            {
+                foreach (var item in (System.Collections.IList)value)
+                {
+                    CheckNested(item as IMessage, anyDepth);
+                }
+            }
+            else
+            {
+                CheckNested(value as IMessage, anyDepth);
+            }
+        }
+    }
+
+    private static void CheckNested(IMessage? message, int anyDepth)
+    {
+        if (message is not Any any)
+        {
+            if (message is not null)
+            {
+                CheckTypedConfigs(message, anyDepth);
+            }
+
+            return;
+        }
+
+        if (anyDepth >= MaxAnyDepth || EnvoyTypeRegistry.Registry.Find(Any.GetTypeName(any.TypeUrl)) is not { } descriptor)
+        {
+            return;
+        }
+
+        CheckTypedConfigs(descriptor.Parser.ParseFrom(any.Value), anyDepth + 1);
     }
 
     /// <summary>Parses the bytes of an <c>Any</c> whose type URL has been checked.</summary>
