@@ -142,37 +142,37 @@ public sealed class RestApiFuzzTests : IAsyncLifetime
         switch (random.Next(10))
         {
             case 0:
-            {
-                // DELETE of a name that is anything at all, escaped into the path.
-                var name = new byte[random.Next(1, 300)];
-                random.NextBytes(name);
-                return new(HttpMethod.Delete, "/v1/refs/" + Uri.EscapeDataString(Encoding.Latin1.GetString(name)), contentType, [], "random name");
-            }
-            case 1:
-            {
-                var body = new byte[random.Next(0, 2048)];
-                random.NextBytes(body);
-                return new(HttpMethod.Post, PathOf(random, trees), contentType, body, "random bytes");
-            }
-            case 2 or 3 or 4 or 5:
-            {
-                var index = random.Next(trees.Length);
-                var tree = trees[index].Tree.DeepClone();
-                var what = new StringBuilder();
-                for (var steps = 1 + random.Next(3); steps > 0; steps--)
                 {
-                    what.Append(JsonTreeMutator.Mutate(tree, random)).Append(' ');
+                    // DELETE of a name that is anything at all, escaped into the path.
+                    var name = new byte[random.Next(1, 300)];
+                    random.NextBytes(name);
+                    return new(HttpMethod.Delete, "/v1/refs/" + Uri.EscapeDataString(Encoding.Latin1.GetString(name)), contentType, [], "random name");
                 }
+            case 1:
+                {
+                    var body = new byte[random.Next(0, 2048)];
+                    random.NextBytes(body);
+                    return new(HttpMethod.Post, PathOf(random, trees), contentType, body, "random bytes");
+                }
+            case 2 or 3 or 4 or 5:
+                {
+                    var index = random.Next(trees.Length);
+                    var tree = trees[index].Tree.DeepClone();
+                    var what = new StringBuilder();
+                    for (var steps = 1 + random.Next(3); steps > 0; steps--)
+                    {
+                        what.Append(JsonTreeMutator.Mutate(tree, random)).Append(' ');
+                    }
 
-                return new(HttpMethod.Post, trees[index].Path, contentType, JsonTreeMutator.ToUtf8(tree), what.ToString());
-            }
+                    return new(HttpMethod.Post, trees[index].Path, contentType, JsonTreeMutator.ToUtf8(tree), what.ToString());
+                }
             default:
-            {
-                var index = random.Next(bytes.Length);
-                var mutator = new ByteMutator(random, [bytes[index]]);
-                var body = mutator.Next();
-                return new(HttpMethod.Post, trees[index].Path, contentType, body, mutator.LastDescription);
-            }
+                {
+                    var index = random.Next(bytes.Length);
+                    var mutator = new ByteMutator(random, [bytes[index]]);
+                    var body = mutator.Next();
+                    return new(HttpMethod.Post, trees[index].Path, contentType, body, mutator.LastDescription);
+                }
         }
     }
 
