@@ -12,12 +12,22 @@ namespace Istio.AppSwitch.Daemon;
 /// <summary>Endpoint metadata: the endpoint changes the daemon's state, so only root and the daemon's uid may call it.</summary>
 internal sealed class WriteAccess
 {
-    private WriteAccess()
+    private WriteAccess(bool applicationsUnderAx)
     {
+        ApplicationsUnderAx = applicationsUnderAx;
     }
 
-    /// <summary>The one instance.</summary>
-    public static WriteAccess Required { get; } = new();
+    /// <summary>Root and the daemon's uid, and never a process under ax.</summary>
+    public static WriteAccess Required { get; } = new(applicationsUnderAx: false);
+
+    /// <summary>
+    /// Root and the daemon's uid, under ax or not: a sidecar's delegation registration (<c>ax proxy</c> runs under ax so
+    /// that its own upstream connects take the fast path, docs/delegation.md).
+    /// </summary>
+    public static WriteAccess RequiredAllowingApplications { get; } = new(applicationsUnderAx: true);
+
+    /// <summary>Whether a process under ax may make the call (with the uid it needs).</summary>
+    public bool ApplicationsUnderAx { get; }
 }
 
 /// <summary>
@@ -47,12 +57,12 @@ internal sealed partial class WriteAuthorizationMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.GetEndpoint()?.Metadata.GetMetadata<WriteAccess>() is null)
+        if (context.GetEndpoint()?.Metadata.GetMetadata<WriteAccess>() is not { } access)
         {
             return _next(context);
         }
         var peer = ReadPeerCredentials(context);
-        if (peer is { } underAx && _underAx?.ApplicationOf(underAx.Pid) is { } appId)
+        if (!access.ApplicationsUnderAx && peer is { } underAx && _underAx?.ApplicationOf(underAx.Pid) is { } appId)
         {
             // Whatever its uid: an application must not relabel itself or change what other applications reach.
             Log.WriteDenied(_logger, context.Request.Method, context.Request.Path, $"pid {underAx.Pid} of application {appId}");

@@ -150,7 +150,7 @@ public sealed class RedirectTests(AxEnvironment ax)
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("ok=100 failed=0", result.Stdout, StringComparison.Ordinal);
-        Assert.Contains("peer=127.96.1.5:7000 count=100", result.Stdout, StringComparison.Ordinal);
+        Assert.True(result.Stdout.Contains("peer=127.96.1.5:7000 count=100", StringComparison.Ordinal), result.ToString());
         Assert.Contains("reply=echo-t5:go count=100", result.Stdout, StringComparison.Ordinal);
     }
 
