@@ -70,33 +70,8 @@ public static class ProcessMemory
     /// into <paramref name="destination"/>, in order, up to its length. The kernel stops at the first fault, so a short
     /// <paramref name="bytesRead"/> means a buffer could not be read. EINVAL for a malformed array. Does not allocate.
     /// </summary>
-    public static unsafe Errno ReadGather(int pid, ReadOnlySpan<byte> remoteVectors, Span<byte> destination, out int bytesRead)
-    {
-        bytesRead = 0;
-        if (remoteVectors.Length % ApplicationMessage.IoVectorSize != 0
-            || remoteVectors.Length / ApplicationMessage.IoVectorSize > ApplicationMessage.MaxIoVectors)
-        {
-            return Errno.EINVAL;
-        }
-        if (destination.IsEmpty || remoteVectors.IsEmpty)
-        {
-            return Errno.Success;
-        }
-
-        fixed (byte* buffer = destination)
-        fixed (byte* remote = remoteVectors)
-        {
-            var local = new IOVector { Base = buffer, Length = (nuint)destination.Length };
-            nint result = ProcessVmReadv(pid, &local, 1, (IOVector*)remote, (nuint)(remoteVectors.Length / ApplicationMessage.IoVectorSize), 0);
-            if (result < 0)
-            {
-                return Interop.LastErrno;
-            }
-
-            bytesRead = (int)result;
-            return Errno.Success;
-        }
-    }
+    public static Errno ReadGather(int pid, ReadOnlySpan<byte> remoteVectors, Span<byte> destination, out int bytesRead) =>
+        Vectored(pid, remoteVectors, destination, write: false, out bytesRead);
 
     /// <summary>
     /// Scatters <paramref name="source"/> over the buffers that <paramref name="remoteVectors"/> names in
@@ -105,28 +80,40 @@ public static class ProcessMemory
     /// </summary>
     public static unsafe Errno WriteScatter(int pid, ReadOnlySpan<byte> remoteVectors, ReadOnlySpan<byte> source, out int bytesWritten)
     {
-        bytesWritten = 0;
+        // process_vm_writev only reads the local buffer: the cast away from read-only is safe.
+        fixed (byte* buffer = source)
+        {
+            return Vectored(pid, remoteVectors, new Span<byte>(buffer, source.Length), write: true, out bytesWritten);
+        }
+    }
+
+    private static unsafe Errno Vectored(int pid, ReadOnlySpan<byte> remoteVectors, Span<byte> local, bool write, out int transferred)
+    {
+        transferred = 0;
         if (remoteVectors.Length % ApplicationMessage.IoVectorSize != 0
             || remoteVectors.Length / ApplicationMessage.IoVectorSize > ApplicationMessage.MaxIoVectors)
         {
             return Errno.EINVAL;
         }
-        if (source.IsEmpty || remoteVectors.IsEmpty)
+        if (local.IsEmpty || remoteVectors.IsEmpty)
         {
             return Errno.Success;
         }
 
-        fixed (byte* buffer = source)
+        fixed (byte* buffer = local)
         fixed (byte* remote = remoteVectors)
         {
-            var local = new IOVector { Base = buffer, Length = (nuint)source.Length };
-            nint result = ProcessVmWritev(pid, &local, 1, (IOVector*)remote, (nuint)(remoteVectors.Length / ApplicationMessage.IoVectorSize), 0);
+            var vector = new IOVector { Base = buffer, Length = (nuint)local.Length };
+            var count = (nuint)(remoteVectors.Length / ApplicationMessage.IoVectorSize);
+            nint result = write
+                ? ProcessVmWritev(pid, &vector, 1, (IOVector*)remote, count, 0)
+                : ProcessVmReadv(pid, &vector, 1, (IOVector*)remote, count, 0);
             if (result < 0)
             {
                 return Interop.LastErrno;
             }
 
-            bytesWritten = (int)result;
+            transferred = (int)result;
             return Errno.Success;
         }
     }

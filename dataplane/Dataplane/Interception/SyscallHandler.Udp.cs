@@ -228,6 +228,12 @@ internal sealed partial class SyscallHandler
             return;
         }
         var call = new DatagramReceive(n.Id, (int)n.Pid, n.Arg1, (int)Math.Min(n.Arg2, MaxDatagram), (int)n.Arg3, n.Arg4, n.Arg5);
+        ReceiveOrHold(app, appSocket, peers, in call);
+    }
+
+    /// <summary>Answers a receive at once when a datagram is queued (or the socket would not block), else holds it. Owns <paramref name="appSocket"/>.</summary>
+    private void ReceiveOrHold(InterceptedApp app, SafeFd appSocket, DatagramPeers peers, in DatagramReceive call)
+    {
         var handedOff = false;
         try
         {

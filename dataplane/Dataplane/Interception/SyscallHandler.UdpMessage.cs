@@ -174,22 +174,7 @@ internal sealed partial class SyscallHandler
         var call = new DatagramReceive(n.Id, (int)n.Pid, message.IoVectors, Math.Min(length, MaxDatagram), flags, message.Name,
             n.Arg1 + ApplicationMessage.NameLengthOffset, n.Arg1, (int)message.IoVectorCount, message.Control,
             message.Control == 0 ? 0 : (int)Math.Min(message.ControlLength, MaxDatagramControl));
-        var handedOff = false;
-        try
-        {
-            if (!ReceiveDatagram(app, appSocket, peers, in call))
-            {
-                HoldReceive(app, appSocket, peers, in call);
-                handedOff = true;
-            }
-        }
-        finally
-        {
-            if (!handedOff)
-            {
-                appSocket.Dispose();
-            }
-        }
+        ReceiveOrHold(app, appSocket, peers, in call);
     }
 
     private static bool TryGetVectorsLength(int pid, in ApplicationMessage message, out int length)
