@@ -222,20 +222,30 @@ public sealed partial class UnixSwitchTests(UnixSwitchEnvironment ax)
     [Fact]
     public async Task ServerExits_WithSwitchedConnectionsQueued_ClientsReadEof()
     {
-        // A server that listens but never accepts: switched connections wait in the daemon's queue until it exits.
+        // A server that listens but never accepts: a switched connection waits in the daemon's queue until it exits.
+        // The server exits when told, once the client's connection is queued (a fixed sleep raced a loaded machine).
         var port = AxEnvironment.FreePort();
+        var gate = Path.Combine(Path.GetTempPath(), $"ax-idle-u7-{Guid.NewGuid():N}");
         using var server = ax.StartUnderAx(["--labels", "app=idle-u7"], ["python3", "-c",
-            $"import socket,time;s=socket.socket();s.bind(('127.0.0.1',{port}));s.listen(8);print('listening',flush=True);time.sleep(3)"]);
+            $"import socket,time,os;s=socket.socket();s.bind(('127.0.0.1',{port}));s.listen(8);print('listening',flush=True)\nwhile not os.path.exists('{gate}'): time.sleep(0.05)"]);
         await server.WaitForOutputAsync("listening", TimeSpan.FromSeconds(20));
         await ax.WaitForServiceAsync(port, server);
         await ax.CreateRefAsync("idle-u7", "127.96.7.7:7000", "app=idle-u7");
 
-        var result = await ax.RunUnderAxAsync([], ["python3", "-c",
-            "import socket,time;s=socket.create_connection(('127.96.7.7',7000));s.settimeout(30);t=time.time();d=s.recv(10);print('eof' if d==b'' else d, round(time.time()-t,1))"],
-            TimeSpan.FromSeconds(40));
+        using var client = ax.StartUnderAx([], ["python3", "-c",
+            "import socket,time;s=socket.create_connection(('127.96.7.7',7000));s.settimeout(30);t=time.time();d=s.recv(10);print('eof' if d==b'' else d, round(time.time()-t,1))"]);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (await SwitchedAsync(port) < 1)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the client's connect was not switched: {client.Output}");
+            await Task.Delay(50);
+        }
+        await File.WriteAllTextAsync(gate, "");
+        var exit = await client.WaitForExitAsync(TimeSpan.FromSeconds(40));
+        File.Delete(gate);
 
-        Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.StartsWith("eof ", result.Stdout, StringComparison.Ordinal);
+        Assert.True(exit == 0, client.Output);
+        Assert.StartsWith("eof ", client.Stdout, StringComparison.Ordinal);
     }
 
     private async Task<long> SwitchedAsync(int port)
