@@ -506,36 +506,50 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         // raced a listen, and the new service vanished): a service is dropped only if a second read, taken after its
         // entry was seen, confirms it. listen(2) has returned before the entry exists, so that read lists it.
         HashSet<ulong>? confirmed = null;
+        // The same holds for per-socket state: a socket ax connected (or switched) after `live` was read is recorded
+        // after it, and is not in it (an unconnected TCP socket is in no /proc/net table). Its entry goes only if a
+        // second read, taken after every candidate was seen, confirms the socket is gone; else its getpeername would
+        // be the kernel's answer (the backend), not the VIP.
+        List<(InterceptedApp App, ulong Inode)>? candidates = null;
         foreach (var app in _apps.Values)
         {
             foreach (var inode in app.Sockets.Keys)
             {
-                if (!live.Contains(inode) && app.Sockets.TryRemove(inode, out var closed))
-                {
-                    closed.Lease.Release();
-                }
+                AddCandidate(ref candidates, app, inode, live);
             }
             foreach (var inode in app.DatagramPeers.Keys)
             {
-                if (!live.Contains(inode))
-                {
-                    app.DatagramPeers.TryRemove(inode, out _);
-                }
+                AddCandidate(ref candidates, app, inode, live);
             }
             foreach (var inode in app.PendingBinds.Keys)
             {
-                if (!live.Contains(inode))
-                {
-                    app.PendingBinds.TryRemove(inode, out _);
-                }
+                AddCandidate(ref candidates, app, inode, live);
             }
             foreach (var inode in app.HostSockets.Keys)
             {
-                if (!live.Contains(inode))
-                {
-                    app.HostSockets.TryRemove(inode, out _);
-                }
+                AddCandidate(ref candidates, app, inode, live);
             }
+        }
+        if (candidates is not null)
+        {
+            confirmed = SocketSweeper.LiveSocketInodes(AnyDelegated());
+            foreach (var (app, inode) in candidates)
+            {
+                if (confirmed.Contains(inode))
+                {
+                    continue;
+                }
+                if (app.Sockets.TryRemove(inode, out var closed))
+                {
+                    closed.Lease.Release();
+                }
+                app.DatagramPeers.TryRemove(inode, out _);
+                app.PendingBinds.TryRemove(inode, out _);
+                app.HostSockets.TryRemove(inode, out _);
+            }
+        }
+        foreach (var app in _apps.Values)
+        {
             if (Volatile.Read(ref app.StashedAccepts) != 0)
             {
                 app.DropStashed(live);
@@ -565,6 +579,14 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
                     }
                 }
             }
+        }
+    }
+
+    private static void AddCandidate(ref List<(InterceptedApp App, ulong Inode)>? candidates, InterceptedApp app, ulong inode, HashSet<ulong> live)
+    {
+        if (!live.Contains(inode))
+        {
+            (candidates ??= []).Add((app, inode));
         }
     }
 
