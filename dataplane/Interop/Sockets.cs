@@ -237,17 +237,8 @@ public static class Sockets
         {
             while (true)
             {
-                nint result = Recv(socket, buffer, (nuint)data.Length, flags);
-                if (result >= 0)
+                if (Completed(Recv(socket, buffer, (nuint)data.Length, flags), out received, out Errno error))
                 {
-                    received = (int)result;
-                    return Errno.Success;
-                }
-
-                Errno error = Interop.LastErrno;
-                if (error != Errno.EINTR)
-                {
-                    received = 0;
                     return error;
                 }
             }
@@ -265,17 +256,8 @@ public static class Sockets
         {
             while (true)
             {
-                nint result = Interop.Sys.SendTo(socket, buffer, (nuint)data.Length, flags, address, (uint)sockaddr.Length);
-                if (result >= 0)
+                if (Completed(Interop.Sys.SendTo(socket, buffer, (nuint)data.Length, flags, address, (uint)sockaddr.Length), out sent, out Errno error))
                 {
-                    sent = (int)result;
-                    return Errno.Success;
-                }
-
-                Errno error = Interop.LastErrno;
-                if (error != Errno.EINTR)
-                {
-                    sent = 0;
                     return error;
                 }
             }
@@ -337,17 +319,8 @@ public static class Sockets
             };
             while (true)
             {
-                nint result = SendMsg(socket, &message, flags);
-                if (result >= 0)
+                if (Completed(SendMsg(socket, &message, flags), out sent, out Errno error))
                 {
-                    sent = (int)result;
-                    return Errno.Success;
-                }
-
-                Errno error = Interop.LastErrno;
-                if (error != Errno.EINTR)
-                {
-                    sent = 0;
                     return error;
                 }
             }
@@ -396,6 +369,23 @@ public static class Sockets
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The end of one try of a call that returns a count or -1 with errno: true with the count or the error, false
+    /// for EINTR (nothing moved: try again). Read errno here, straight after the call.
+    /// </summary>
+    private static bool Completed(nint result, out int count, out Errno error)
+    {
+        if (result >= 0)
+        {
+            count = (int)result;
+            error = Errno.Success;
+            return true;
+        }
+        count = 0;
+        error = Interop.LastErrno;
+        return error != Errno.EINTR;
     }
 
     /// <summary>The most fds one <see cref="SendWithFds"/> passes (the kernel's SCM_MAX_FD).</summary>
