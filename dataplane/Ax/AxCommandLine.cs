@@ -7,8 +7,10 @@ using Istio.AppSwitch.Cli.Run;
 using Istio.AppSwitch.Cli.Translate;
 using Istio.AppSwitch.Daemon;
 using Istio.AppSwitch.Dataplane.Api;
+using Istio.AppSwitch.Dataplane.Continuity;
 using Istio.AppSwitch.Dataplane.Interception;
 using Istio.AppSwitch.Dataplane.Mesh;
+using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.XdsAgent;
 using Istio.AppSwitch.XdsAgent.Sinks;
 using Microsoft.Extensions.DependencyInjection;
@@ -110,6 +112,7 @@ internal static class AxCommandLine
         root.Subcommands.Add(ObservabilityCommands.CreateDescribeCommand());
         root.Subcommands.Add(ObservabilityCommands.CreateEventsCommand());
         root.Subcommands.Add(CompletionCommand.Create());
+        root.Subcommands.Add(KeeperCommand.Create());
         return root;
     }
 
@@ -160,6 +163,24 @@ internal static class AxCommandLine
             HelpName = "ADDR",
         };
         command.Options.Add(metrics);
+        var keeper = new Option<string>("--keeper")
+        {
+            Description = "'auto' (default): hand the applications' seccomp listeners, refs and mesh rules to an 'ax keeper' " +
+                "process (started if none serves API.keeper), so that a restarted daemon takes the applications over and no " +
+                "trapped call fails meanwhile; 'off': a stopped daemon leaves its applications' trapped calls failing with " +
+                "ENOSYS (docs/interception.md).",
+            HelpName = "auto|off",
+            DefaultValueFactory = _ => "auto",
+        };
+        keeper.AcceptOnlyFromAmong("auto", "off");
+        command.Options.Add(keeper);
+        var keeperLinger = new Option<string>("--keeper-linger")
+        {
+            Description = "How long a keeper this daemon starts stays with no daemon connected and no application to hold (it keeps the refs for a restart meanwhile).",
+            HelpName = "DURATION",
+            DefaultValueFactory = _ => "10m",
+        };
+        command.Options.Add(keeperLinger);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
@@ -168,6 +189,12 @@ internal static class AxCommandLine
                 await stderr.WriteLineAsync("ax: the ax daemon runs on Linux only").ConfigureAwait(false);
                 return ApiCommands.Failure;
             }
+            if (!DurationText.TryParse(parse.GetValue(keeperLinger), TimeSpan.FromDays(7), out var linger, out var lingerProblem))
+            {
+                await stderr.WriteLineAsync($"ax: invalid --keeper-linger \"{parse.GetValue(keeperLinger)}\": {lingerProblem}").ConfigureAwait(false);
+                return ApiCommands.Failure;
+            }
+            var keeping = parse.GetValue(keeper) == "auto" ? new KeeperSettings(Environment.ProcessPath, linger) : null;
             try
             {
                 var options = new DaemonOptions
@@ -179,10 +206,10 @@ internal static class AxCommandLine
                 var chaining = chain.Build(parse);
                 var receiving = parse.GetValue(receive) == "reactor" ? NotificationReceiving.Reactor : NotificationReceiving.ThreadPerApp;
                 var unixSwitch = !parse.GetValue(noUnix);
-                await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent, chaining, receiving, unixSwitch), cancellationToken).ConfigureAwait(false);
+                await DaemonHost.RunAsync(options, services => ConfigureDaemonServices(services, agent, chaining, receiving, unixSwitch, keeping), cancellationToken).ConfigureAwait(false);
                 return 0;
             }
-            catch (Exception e) when (e is DaemonStartupException or InvalidOperationException or FormatException)
+            catch (Exception e) when (e is DaemonStartupException or InvalidOperationException or FormatException or IOException)
             {
                 await stderr.WriteLineAsync($"ax: {e.Message}").ConfigureAwait(false);
                 return ApiCommands.Failure;
@@ -191,13 +218,28 @@ internal static class AxCommandLine
         return command;
     }
 
+    /// <summary>How the daemon finds or starts its keeper: the ax binary to run <c>ax keeper</c> with, and its linger.</summary>
+    private sealed record KeeperSettings(string? AxPath, TimeSpan Linger);
+
     /// <summary>
     /// Adds the daemon's parts that live outside the Daemon project: the interception, and with <c>--pilot</c> the
     /// xds-agent programming the daemon's own <see cref="MeshStore"/>, both as hosted services.
     /// </summary>
     private static void ConfigureDaemonServices(IServiceCollection services, XdsAgentOptions? agent, ChainOptions chain,
-        NotificationReceiving receiving, bool unixSwitch)
+        NotificationReceiving receiving, bool unixSwitch, KeeperSettings? keeping)
     {
+        if (keeping is not null)
+        {
+            // Opened when the interception is built, before anything serves: the previous daemon's state comes first.
+            services.AddSingleton(provider =>
+            {
+                var path = KeeperProtocol.KeeperSocketPath(provider.GetRequiredService<DaemonOptions>().ApiSocketPath);
+                var logger = provider.GetRequiredService<ILoggerFactory>().CreateLogger("Istio.AppSwitch.Keeper");
+                var (client, kept) = KeeperClient.Open(path, keeping.AxPath, keeping.Linger, logger);
+                var config = ConfigKeeper.Start(client, kept, provider.GetRequiredService<RefStore>(), provider.GetRequiredService<MeshStore>(), logger);
+                return new KeeperSession(client, kept, config);
+            });
+        }
         if (agent is not null)
         {
             services.AddSingleton(provider =>
@@ -221,6 +263,8 @@ internal static class AxCommandLine
             Receiving = receiving,
             UnixSwitch = unixSwitch,
             ApiSocketPaths = [provider.GetRequiredService<DaemonOptions>().ApiSocketPath],
+            Keeper = provider.GetService<KeeperSession>()?.Client,
+            Kept = provider.GetService<KeeperSession>()?.Kept ?? [],
         });
         services.AddSingleton<InterceptionService>();
         services.AddSingleton(provider => provider.GetRequiredService<InterceptionService>().ApiClients);

@@ -33,6 +33,12 @@ public static class CurrentProcess
     /// <summary>gettid(2): the calling thread's id, which is what <see cref="SeccompNotification.Pid"/> reports.</summary>
     public static int GetThreadId() => GetTid();
 
+    /// <summary>
+    /// setsid(2): makes the calling process the leader of a new session and process group, so that a signal sent to
+    /// its parent's group (a terminal's Ctrl-C, a supervisor's group kill) does not reach it.
+    /// </summary>
+    public static Errno CreateSession() => Interop.ToErrno(SetSid());
+
     /// <summary>getpid(2).</summary>
     public static int GetProcessId() => GetPid();
 

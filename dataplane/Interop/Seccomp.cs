@@ -154,7 +154,15 @@ public static class Seccomp
     /// first). EINTR is retried. Returns ENOENT when the trapped task was interrupted or died between the
     /// wake-up and the read (there is then nothing to answer), and EBADF/EINVAL for a bad listener.
     /// </summary>
-    public static unsafe Errno Receive(SafeSeccompListenerHandle listener, out SeccompNotification notification)
+    public static Errno Receive(SafeSeccompListenerHandle listener, out SeccompNotification notification) =>
+        Receive(listener, out notification, retryInterrupted: true);
+
+    /// <summary>
+    /// As <see cref="Receive(SafeSeccompListenerHandle, out SeccompNotification)"/>; with
+    /// <paramref name="retryInterrupted"/> false, a signal ends the wait with <see cref="Errno.EINTR"/> (see
+    /// <see cref="ThreadInterrupt"/>): how a receiver thread is stopped while it waits.
+    /// </summary>
+    public static unsafe Errno Receive(SafeSeccompListenerHandle listener, out SeccompNotification notification, bool retryInterrupted)
     {
         while (true)
         {
@@ -172,7 +180,7 @@ public static class Seccomp
             }
 
             Errno error = Interop.LastErrno;
-            if (error != Errno.EINTR)
+            if (error != Errno.EINTR || !retryInterrupted)
             {
                 notification = default;
                 return error;
@@ -219,7 +227,7 @@ public static class Seccomp
     /// reading the target's memory: the thread may have died and its pid been reused by another process, whose
     /// memory was then read instead.
     /// </summary>
-    public static unsafe bool IsIdValid(SafeSeccompListenerHandle listener, ulong id) =>
+    public static unsafe bool IsIdValid(SafeHandle listener, ulong id) =>
         IoctlRetryingEintr(listener, Interop.SeccompIoctls.NotifIdValid, &id) == Errno.Success;
 
     /// <summary>
@@ -323,7 +331,7 @@ public static class Seccomp
         }
     }
 
-    private static unsafe Errno IoctlRetryingEintr(SafeSeccompListenerHandle listener, ulong request, void* argument)
+    private static unsafe Errno IoctlRetryingEintr(SafeHandle listener, ulong request, void* argument)
     {
         while (true)
         {

@@ -180,12 +180,62 @@ internal sealed class InterceptedApp : IDisposable
     public void StartReceiver(Action<InterceptedApp> loop)
     {
         // Handlers use a few KB of stack (sockaddrs, PROXY headers): a small stack keeps a thread per app cheap.
-        var thread = new Thread(() => loop(this), maxStackSize: 256 * 1024)
+        var thread = new Thread(() =>
+        {
+            Volatile.Write(ref _receiverThreadId, CurrentProcess.GetThreadId());
+            loop(this);
+        }, maxStackSize: 256 * 1024)
         {
             IsBackground = true,
             Name = "ax-notify " + Record.Id,
         };
+        _receiver = thread;
         thread.UnsafeStart();
+    }
+
+    private Thread? _receiver;
+    private int _receiverThreadId;
+    private int _receiverStopping;
+
+    /// <summary>The labels <c>ax run</c> gave, without the system labels: what a successor daemon registers the app with.</summary>
+    public IReadOnlyDictionary<string, string> LaunchLabels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The launched process's start time (/proc/PID/stat), which tells it from a later process of the same pid.</summary>
+    public ulong StartTime { get; init; }
+
+    /// <summary>True once <see cref="StopReceiver"/> was called: the receiver returns at its next chance.</summary>
+    public bool ReceiverStopping => Volatile.Read(ref _receiverStopping) != 0;
+
+    /// <summary>
+    /// Stops the app's receiver between two calls and waits for it, up to <paramref name="timeout"/>: the thread is
+    /// signalled out of its wait (<see cref="ThreadInterrupt"/>), again and again, since a signal that lands before
+    /// the thread enters the wait is lost. A call it took meanwhile is answered before it returns.
+    /// </summary>
+    public bool StopReceiver(TimeSpan timeout)
+    {
+        Volatile.Write(ref _receiverStopping, 1);
+        Interlocked.Exchange(ref _listenerRegistration, null)?.Dispose(); // the reactor's way in, when it receives
+        if (_receiver is not { } thread)
+        {
+            return true;
+        }
+        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (true)
+        {
+            var tid = Volatile.Read(ref _receiverThreadId);
+            if (tid != 0)
+            {
+                ThreadInterrupt.Interrupt(tid);
+            }
+            if (thread.Join(5))
+            {
+                return true;
+            }
+            if (Environment.TickCount64 > deadline)
+            {
+                return false;
+            }
+        }
     }
 
     public void Attach(IDisposable listenerRegistration, IDisposable? exitRegistration)

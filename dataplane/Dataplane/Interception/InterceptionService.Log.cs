@@ -27,5 +27,20 @@ public sealed partial class InterceptionService
 
         [LoggerMessage(1206, LogLevel.Debug, "{AppId}: service {ServiceId} closed")]
         public static partial void ServiceClosed(ILogger logger, string appId, string serviceId);
+
+        [LoggerMessage(1207, LogLevel.Warning, "Could not adopt {AppId} from the keeper: {Reason}")]
+        public static partial void AdoptionFailed(ILogger logger, string appId, string reason);
+
+        [LoggerMessage(1208, LogLevel.Information, "Adopted {Apps} applications and {Parked} parked calls from the keeper in {Milliseconds:0.0} ms")]
+        public static partial void Adopted(ILogger logger, int apps, int parked, double milliseconds);
+
+        [LoggerMessage(1209, LogLevel.Debug, "Adopted {AppId} ({Name}, pid {Pid})")]
+        public static partial void AppAdopted(ILogger logger, string appId, string name, int pid);
+
+        [LoggerMessage(1211, LogLevel.Warning, "The previous daemon did not stop in order: stopped and continued {Processes} processes under ax to restart the calls it had taken and not answered")]
+        public static partial void StalledRestarted(ILogger logger, int processes);
+
+        [LoggerMessage(1210, LogLevel.Information, "Suspended {Apps} applications for the next daemon ({Parked} held accepts and receives left to it, {Interrupted} answered EINTR; keeper up to date: {Flushed}) in {Milliseconds:0.0} ms")]
+        public static partial void Suspended(ILogger logger, int apps, int parked, int interrupted, bool flushed, double milliseconds);
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Istio.AppSwitch.Dataplane.Continuity;
 using Istio.AppSwitch.Dataplane.Mesh;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
@@ -46,6 +47,15 @@ public sealed record InterceptionOptions
     /// that the API refuses it writes. Empty: none are watched.
     /// </summary>
     public IReadOnlyList<string> ApiSocketPaths { get; init; } = [];
+
+    /// <summary>
+    /// The keeper that holds the listeners while no daemon runs (docs/interception.md); null: none, and a stopped
+    /// daemon's applications get <c>ENOSYS</c> from every trapped call.
+    /// </summary>
+    public KeeperClient? Keeper { get; init; }
+
+    /// <summary>What the keeper held when this daemon started: the applications to adopt. Their fds are taken at start.</summary>
+    public IReadOnlyList<KeeperFrame> Kept { get; init; } = [];
 }
 
 /// <summary>Where the daemon waits for an application's notifications.</summary>
@@ -120,6 +130,12 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         var path = _options.LaunchSocketPath;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         RemoveStaleSocket(path);
+        if (Keeper is not null)
+        {
+            ThreadInterrupt.Install();
+            StartKeeping();
+            Adopt(_options.Kept);
+        }
 
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -144,11 +160,16 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
     /// <inheritdoc />
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (Keeper is not null)
+        {
+            Suspend();
+        }
         await _stopping.CancelAsync().ConfigureAwait(false);
         _launchSocket?.Dispose();
         try
         {
-            await Task.WhenAll(_acceptLoop ?? Task.CompletedTask, _sweepLoop ?? Task.CompletedTask, _heldLoop ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(_acceptLoop ?? Task.CompletedTask, _sweepLoop ?? Task.CompletedTask, _heldLoop ?? Task.CompletedTask,
+            _servicesLoop ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -161,11 +182,12 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         {
         }
 
-        // Applications still running lose their interception now: their trapped calls fail with ENOSYS from
-        // here on. Handing the listeners to a successor daemon is issue 10; see docs/architecture.md.
+        // Without a keeper, applications still running lose their interception now: their trapped calls fail with
+        // ENOSYS from here on. With one, they wait in the kernel for the next daemon (docs/interception.md).
+        Keeper?.Flush(TimeSpan.FromSeconds(5));
         foreach (var app in _apps.Values)
         {
-            RemoveApp(app, "daemon stopping");
+            RemoveApp(app, Keeper is null ? "daemon stopping" : "daemon stopping; the keeper holds it for the next daemon");
         }
     }
 
@@ -370,7 +392,18 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         }
 
         PidFd.TryOpen(pid, out var process);
-        var app = new InterceptedApp(record, listener, process);
+        ProcFs.TryGetStartTime(pid, out var startTime);
+        var app = Follow(record, listener, process, startTime, request.Labels);
+        KeepApp(app);
+        Log.AppStarted(_logger, record.Id, record.Name, pid, record.Labels.ToString(), string.Join(' ', request.Command));
+        return new LaunchResponse { AppId = record.Id };
+    }
+
+    /// <summary>Starts following an application: its receiver, its listener's HUP and its launched process's exit.</summary>
+    private InterceptedApp Follow(AppRecord record, SafeSeccompListenerHandle listener, SafePidFdHandle? process, ulong startTime,
+        IReadOnlyDictionary<string, string>? launchLabels = null)
+    {
+        var app = new InterceptedApp(record, listener, process) { StartTime = startTime, LaunchLabels = launchLabels ?? UserLabels(record) };
         _apps[record.Id] = app;
         IDisposable listenerRegistration;
         if (_options.Receiving == NotificationReceiving.ThreadPerApp)
@@ -387,8 +420,20 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         }
         var exitRegistration = process is null ? null : _reactor.Register(process, EpollEvents.In, OnRootExited, app);
         app.Attach(listenerRegistration, exitRegistration);
-        Log.AppStarted(_logger, record.Id, record.Name, pid, record.Labels.ToString(), string.Join(' ', request.Command));
-        return new LaunchResponse { AppId = record.Id };
+        return app;
+    }
+
+    private static Dictionary<string, string> UserLabels(AppRecord record)
+    {
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in record.Labels)
+        {
+            if (key is not (Labels.UserKey or Labels.HostKey or Labels.AppKey))
+            {
+                labels[key] = value;
+            }
+        }
+        return labels;
     }
 
     // Reactor thread. A pending notification comes first: HUP is only acted on once nothing is left to answer.
@@ -419,12 +464,19 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         SyscallHandler.MarkNotificationThread();
         try
         {
-            while (!app.IsDisposed)
+            while (!app.IsDisposed && !app.ReceiverStopping)
             {
-                var error = Seccomp.Receive(app.Listener, out var notification);
+                var error = Seccomp.Receive(app.Listener, out var notification, retryInterrupted: false);
                 if (error == Errno.Success)
                 {
                     _handler.Handle(app, in notification);
+                }
+                else if (error == Errno.EINTR)
+                {
+                    if (app.ReceiverStopping)
+                    {
+                        return; // the daemon stops and the keeper keeps the listener: the next daemon answers
+                    }
                 }
                 else if (error != Errno.ENOENT || IsOrphaned(app.Listener))
                 {
@@ -468,6 +520,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         }
         _registry.RemoveApp(app.Record.Id);
         ApiClients.Forget(app.Record.Id);
+        ForgetApp(app);
         foreach (var inode in app.Sockets.Keys)
         {
             // The app's sockets closed with it: their mesh connection slots are free.

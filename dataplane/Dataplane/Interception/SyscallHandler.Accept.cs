@@ -438,6 +438,15 @@ internal sealed partial class SyscallHandler
     {
         public readonly AcceptCall Call = call;
 
+        /// <summary>The notification as it came, for a successor daemon (<see cref="TakeParked"/>); Id 0 when unknown.</summary>
+        public SeccompNotification Raw;
+
+        /// <summary>When the hold began (<see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
+        public readonly long Since = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        /// <summary>Whether the keeper was told of it (<see cref="JournalLongHolds"/>).</summary>
+        public bool Journaled;
+
         public IDisposable? Registration { get; set; }
 
         /// <summary>0 while held; 1 once settled. Whoever sets it releases the registration and the listener.</summary>
@@ -453,7 +462,8 @@ internal sealed partial class SyscallHandler
     /// </summary>
     private void HoldAccept(in AcceptCall call)
     {
-        var hold = new HeldAccept(call);
+        var hold = new HeldAccept(call) { Raw = CurrentFor(call.Id) };
+        _heldAccepts.TryAdd(hold, 0);
         call.Switch?.HeldTids.TryAdd(call.Tid, 0);
         hold.Registration = _reactor.Register(call.Listener, EpollEvents.In, OnHeldAcceptReady, hold);
         if (Volatile.Read(ref hold.Settled) != 0)
@@ -541,12 +551,13 @@ internal sealed partial class SyscallHandler
     /// Marks the hold settled and releases its registration (waiting for a callback still running, unless called from
     /// it) and ax's dup of the listener. False when it was settled already.
     /// </summary>
-    private static bool TrySettle(HeldAccept hold)
+    private bool TrySettle(HeldAccept hold)
     {
         if (Interlocked.Exchange(ref hold.Settled, 1) != 0)
         {
             return false;
         }
+        _heldAccepts.TryRemove(hold, out _);
         hold.Registration?.Dispose();
         hold.Call.Listener.Dispose();
         hold.Call.Switch?.HeldTids.TryRemove(hold.Call.Tid, out _);

@@ -50,6 +50,7 @@ internal sealed partial class SyscallHandler
         _telemetry.Connect(app.Record, ConnectMode.Fast, ConnectOutcome.Held, reference.Name, in destination, default);
         Log.ConnectHeld(_logger, app.Record.Id, destination, reference.Name);
         _held.Add(new HeldConnect(app, id, appSocket, info, destination, reference.Name, inode, since));
+        OnParked(app, id);
         return true;
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using Istio.AppSwitch.Dataplane.Policy;
 using Istio.AppSwitch.Dataplane.Registry;
 using Istio.AppSwitch.Interop;
@@ -311,7 +312,8 @@ internal sealed partial class SyscallHandler
     /// </summary>
     private void HoldReceive(InterceptedApp app, SafeFd socket, DatagramPeers peers, in DatagramReceive call)
     {
-        var hold = new HeldReceive(app, socket, peers, call);
+        var hold = new HeldReceive(app, socket, peers, call, _heldReceives) { Raw = CurrentFor(call.Id) };
+        _heldReceives.TryAdd(hold, 0);
         hold.Registration = _reactor.Register(socket, EpollEvents.In, OnHeldReceiveReady, hold);
         if (Volatile.Read(ref hold.Settled) != 0)
         {
@@ -395,7 +397,8 @@ internal sealed partial class SyscallHandler
     }
 
     /// <summary>A held recvfrom, and whether it is settled (answered, or dropped) yet.</summary>
-    private sealed class HeldReceive(InterceptedApp app, SafeFd socket, DatagramPeers peers, DatagramReceive call)
+    private sealed class HeldReceive(InterceptedApp app, SafeFd socket, DatagramPeers peers, DatagramReceive call,
+        ConcurrentDictionary<HeldReceive, byte> all)
     {
         public readonly InterceptedApp App = app;
         public readonly SafeFd Socket = socket;
@@ -403,6 +406,15 @@ internal sealed partial class SyscallHandler
         public readonly DatagramReceive Call = call;
 
         public IDisposable? Registration { get; set; }
+
+        /// <summary>The notification as it came, for a successor daemon (<see cref="TakeParked"/>); Id 0 when unknown.</summary>
+        public SeccompNotification Raw;
+
+        /// <summary>When the hold began (<see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
+        public readonly long Since = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        /// <summary>Whether the keeper was told of it (<see cref="JournalLongHolds"/>).</summary>
+        public bool Journaled;
 
         /// <summary>0 while held; 1 once settled. Whoever sets it releases the registration and the socket.</summary>
         public int Settled;
@@ -415,6 +427,7 @@ internal sealed partial class SyscallHandler
             }
             Registration?.Dispose();
             Socket.Dispose();
+            all.TryRemove(this, out _);
             return true;
         }
     }

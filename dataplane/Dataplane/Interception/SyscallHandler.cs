@@ -86,6 +86,7 @@ internal sealed partial class SyscallHandler
     {
         Interlocked.Increment(ref app.Counters.Notifications);
         var started = Stopwatch.GetTimestamp();
+        RememberCurrent(in notification);
         try
         {
             switch (notification.Nr)
@@ -193,6 +194,11 @@ internal sealed partial class SyscallHandler
         var handedOff = false;
         try
         {
+            if (TryCompleteRestartedConnect(app, in n, fd, appSocket))
+            {
+                new UpstreamLease(decision.Cluster, decision.Endpoint).Release();
+                return;
+            }
             if (Interlocked.Read(ref app.UnixEnds) != 0 && IsReplacedSocket(app, appSocket))
             {
                 // A second connect on a socket ax switched (or delegated) to a Unix socket: hiredis and others ask

@@ -39,6 +39,31 @@ public sealed partial class MeshStore
         _logger = logger ?? (ILogger)NullLogger.Instance;
     }
 
+    /// <summary>The most updates <see cref="Journal"/> holds after a replacing one; past it, it is empty until the next.</summary>
+    public const int MaxJournal = 1024;
+
+    // The requests that made the state, since the last replacing one; null once MaxJournal was passed. Under _gate.
+    private List<MeshUpdateRequest>? _journal = [];
+
+    /// <summary>Raised after every applied update (outside the store's lock).</summary>
+    public event Action? Changed;
+
+    /// <summary>
+    /// The requests that, applied in order to an empty store, give the rules in force: the last replacing update and
+    /// those after it. Empty when there were more than <see cref="MaxJournal"/> since (an agent replaces everything
+    /// when it reconnects). For keeping the rules across a daemon's restart.
+    /// </summary>
+    public IReadOnlyList<MeshUpdateRequest> Journal
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _journal is null ? [] : _journal.ToArray();
+            }
+        }
+    }
+
     /// <summary>The services in force, by key.</summary>
     public IReadOnlyDictionary<string, MeshService> Services => Volatile.Read(ref _state).Services;
 
@@ -102,7 +127,20 @@ public sealed partial class MeshStore
             PublishInbound(inbound, update.Replace);
             Volatile.Write(ref _state, next);
             routesChanged = removed.Count + added.Count;
+            if (request.Replace)
+            {
+                _journal = [request];
+            }
+            else if (_journal is not null)
+            {
+                _journal.Add(request);
+                if (_journal.Count > MaxJournal)
+                {
+                    _journal = null;
+                }
+            }
         }
+        Changed?.Invoke();
         Log.Applied(_logger, next.Version, update.Replace, update.Services.Count + update.DeleteServices.Count,
             update.Clusters.Count + update.DeleteClusters.Count, routesChanged, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return new MeshUpdateResponse { Version = next.Version, Services = next.Services.Count, Clusters = next.Clusters.Count };

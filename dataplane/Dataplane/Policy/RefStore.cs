@@ -43,6 +43,9 @@ public sealed partial class RefStore
         _logger = logger ?? (ILogger)NullLogger.Instance;
     }
 
+    /// <summary>Raised after every change (outside the store's lock), for whoever keeps the refs beyond the daemon's life.</summary>
+    public event Action? Changed;
+
     /// <summary>Every ref, ordered by name.</summary>
     public IReadOnlyList<ServiceRef> All => Volatile.Read(ref _refs).Values.ToArray();
 
@@ -75,6 +78,7 @@ public sealed partial class RefStore
             Volatile.Write(ref _refs, _refs.Add(created.Name, created));
         }
         Log.RefCreated(_logger, created.Name, created.Vip.ToString(), created.Selector.Text);
+        Changed?.Invoke();
         return created;
     }
 
@@ -96,6 +100,7 @@ public sealed partial class RefStore
             Volatile.Write(ref _refs, _refs.Remove(name));
         }
         Log.RefDeleted(_logger, name);
+        Changed?.Invoke();
         return true;
     }
 
@@ -206,6 +211,7 @@ public sealed partial class RefStore
             removedCount = removed.Count;
         }
         Log.RefsApplied(_logger, validated.Length, removedCount);
+        Changed?.Invoke();
         return validated;
     }
 
@@ -303,7 +309,7 @@ public sealed partial class RefStore
         }
 
         ValidationException.ThrowIfAny(errors);
-        return new ServiceRef(name, vip!, selector!, clients!, dns, createdAt, wait, nonblocking, exclude!, proxyProtocol, spec.NoUnix);
+        return new ServiceRef(name, vip!, selector!, clients!, dns, createdAt, wait, nonblocking, exclude!, proxyProtocol, spec.NoUnix) { Spec = spec };
     }
 
     private static partial class Log

@@ -62,6 +62,9 @@ public sealed class ServiceRef
     /// </summary>
     public bool NoUnix { get; }
 
+    /// <summary>The spec the ref was created from, as written; null for a mesh route's ref.</summary>
+    public RefSpec? Spec { get; internal init; }
+
     /// <summary>
     /// True when the ref hands connections to a proxy (it writes a PROXY header). Such a ref never applies to its
     /// own backends, so that the proxy's own outbound connections are not sent back to itself.

@@ -22,4 +22,8 @@ public sealed record AppRegistration(
     uint Uid,
     IReadOnlyList<string> Command,
     ulong NetworkNamespace = 0,
-    IReadOnlyList<PortMapping>? Ports = null);
+    IReadOnlyList<PortMapping>? Ports = null)
+{
+    /// <summary>The id of an application adopted from a previous daemon (docs/interception.md); null to number a new one.</summary>
+    public string? Id { get; init; }
+}

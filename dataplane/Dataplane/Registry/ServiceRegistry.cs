@@ -52,6 +52,12 @@ public sealed partial class ServiceRegistry
     /// <summary>Every application, in registration order.</summary>
     public IReadOnlyList<AppRecord> Apps => Volatile.Read(ref _state).Apps;
 
+    /// <summary>
+    /// Raised with the app's id after its services changed (outside the registry's lock). Handlers must be cheap: a
+    /// trapped <c>listen</c> raises it.
+    /// </summary>
+    public event Action<string>? ServicesChanged;
+
     /// <summary>Every service, in registration order.</summary>
     public IReadOnlyList<ServiceRecord> Services => Volatile.Read(ref _state).Services;
 
@@ -143,7 +149,25 @@ public sealed partial class ServiceRegistry
         AppRecord app;
         lock (_gate)
         {
-            var id = "app-" + (++_lastAppId).ToString(CultureInfo.InvariantCulture);
+            string id;
+            if (registration.Id is { } adopted)
+            {
+                // An application a previous daemon registered keeps its id; new ones are numbered after it.
+                if (adopted.StartsWith("app-", StringComparison.Ordinal)
+                    && long.TryParse(adopted.AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+                {
+                    _lastAppId = Math.Max(_lastAppId, number);
+                }
+                if (_state.AppsById.ContainsKey(adopted))
+                {
+                    throw new ArgumentException($"app \"{adopted}\" is already registered");
+                }
+                id = adopted;
+            }
+            else
+            {
+                id = "app-" + (++_lastAppId).ToString(CultureInfo.InvariantCulture);
+            }
             app = new AppRecord(id, name, labels, ip, registration.Pid, registration.Uid, command, _time.GetUtcNow())
             {
                 NetworkNamespace = registration.NetworkNamespace,
@@ -203,6 +227,7 @@ public sealed partial class ServiceRegistry
             Commit(state with { Services = services }, servicesChanged: true);
         }
         Log.ServiceAdded(_logger, service.Id, appId, service.Protocol, service.Bound, service.Advertised);
+        ServicesChanged?.Invoke(appId);
         return service;
     }
 
@@ -222,6 +247,7 @@ public sealed partial class ServiceRegistry
             Commit(state with { Services = state.Services.Remove(removed) }, servicesChanged: true);
         }
         Log.ServiceRemoved(_logger, removed.Id, appId);
+        ServicesChanged?.Invoke(appId);
         return true;
     }
 

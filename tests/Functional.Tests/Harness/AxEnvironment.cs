@@ -28,11 +28,19 @@ public class AxEnvironment : IAsyncLifetime
     /// <summary>Flags the daemon of this fixture starts with, after <c>--api</c>.</summary>
     protected virtual IReadOnlyList<string> DaemonArguments => [];
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => StartDaemonAsync();
+
+    /// <summary>
+    /// Starts the fixture's daemon and waits for its sockets. Its keeper (docs/interception.md) lingers for no time
+    /// once nothing is left to hold, so that a test run leaves no keeper behind.
+    /// </summary>
+    public async Task StartDaemonAsync()
     {
-        _daemon = ExternalProcess.Start(AxPath, ["daemon", "--api", ApiSocket, .. DaemonArguments], environment: new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Debug" });
+        _daemon = ExternalProcess.Start(AxPath, ["daemon", "--api", ApiSocket, "--keeper-linger", "0s", .. DaemonArguments],
+            environment: new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Debug" });
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!File.Exists(ApiSocket) || !File.Exists(ApiSocket + ".launch"))
+        // Served, not only present: a killed daemon leaves its socket files behind.
+        while (!Accepts(ApiSocket) || !Accepts(ApiSocket + ".launch"))
         {
             if (_daemon.HasExited || DateTime.UtcNow > deadline)
             {
@@ -40,6 +48,39 @@ public class AxEnvironment : IAsyncLifetime
             }
             await Task.Delay(25);
         }
+    }
+
+    private static bool Accepts(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Stops the daemon as systemd or a DaemonSet does (SIGTERM, or SIGKILL for a crash) and waits for it to exit;
+    /// returns its stderr. The daemon's process alone: its keeper lives on.
+    /// </summary>
+    public async Task<string> StopDaemonAsync(string signal = "TERM")
+    {
+        var daemon = Daemon;
+        daemon.Signal(signal);
+        await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        var stderr = daemon.Stderr;
+        daemon.Dispose();
+        _daemon = null;
+        return stderr;
     }
 
     public async Task DisposeAsync()
@@ -56,6 +97,7 @@ public class AxEnvironment : IAsyncLifetime
             }
             _daemon.Dispose();
         }
+        StopKeeper();
         try
         {
             Directory.Delete(_directory, recursive: true);
@@ -152,6 +194,33 @@ public class AxEnvironment : IAsyncLifetime
                 throw new TimeoutException($"no service on port {port} was registered.\nservices: {services}\nserver stdout: {server.Stdout}\nserver stderr: {server.Stderr}\ndaemon: {Daemon.Stderr}");
             }
             await Task.Delay(50);
+        }
+    }
+
+    /// <summary>
+    /// Ends this fixture's keeper, if one is left (an application of a test still ran when the daemon stopped): a
+    /// keeper holds listeners, and the suite must not leave processes behind.
+    /// </summary>
+    public void StopKeeper()
+    {
+        var needle = $"--socket\0{ApiSocket}.keeper\0";
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(needle, StringComparison.Ordinal))
+                {
+                    System.Diagnostics.Process.GetProcessById(pid).Kill();
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+            {
+                // Gone meanwhile.
+            }
         }
     }
 

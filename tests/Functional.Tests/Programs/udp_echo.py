@@ -1,7 +1,8 @@
 """A UDP echo server: answers each datagram with "echo:" + the datagram, from the address it is bound to.
 
 Usage: udp_echo.py HOST PORT
-A datagram that starts with "slow" is answered after half a second (a client's blocking recvfrom waits for it).
+A datagram that starts with "slow" is answered after half a second (a client's blocking recvfrom waits for it), one
+that starts with "sleepy" after four seconds (long enough for a test to restart the daemon meanwhile).
 A datagram "close" makes it close its socket and stay alive, so a test can watch the service go away.
 """
 import socket
@@ -22,4 +23,6 @@ while True:
         sys.exit(0)
     if data.startswith(b"slow"):
         time.sleep(0.5)
+    elif data.startswith(b"sleepy"):
+        time.sleep(4)
     sock.sendto(b"echo:" + data, peer)
