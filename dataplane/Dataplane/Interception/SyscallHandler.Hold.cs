@@ -102,15 +102,15 @@ internal sealed partial class SyscallHandler
     internal void ScanHeld()
     {
         var all = _held.TakeAll();
-        if (all.Count == 0)
+        if (all.Length == 0)
         {
             return;
         }
-        var still = new List<HeldConnect>();
         var snapshot = _routing.Current;
         var now = _held.Now;
-        foreach (var held in all)
+        for (var i = 0; i < all.Length; i++)
         {
+            var held = all[i]!;
             var keep = false;
             try
             {
@@ -123,12 +123,12 @@ internal sealed partial class SyscallHandler
                 TryRespond(held, Errno.ENOSYS);
                 held.Socket.Dispose();
             }
-            if (keep)
+            if (!keep)
             {
-                still.Add(held);
+                _held.Settled(all, i);
             }
         }
-        _held.PutBack(still);
+        _held.PutBack(all);
     }
 
     /// <summary>Settles one held connect if it can be; true to keep holding it.</summary>
