@@ -50,7 +50,7 @@ internal static class ApiEndpoints
         v1.MapGet("/events", ObservabilityEndpoints.StreamEventsAsync);
         v1.MapGet("/refs/{name}/describe", ObservabilityEndpoints.DescribeRef);
         v1.MapGet("/apps/{id}/describe", ObservabilityEndpoints.DescribeApp);
-        v1.MapPost("/delegation", DelegationEndpoint.RegisterAsync).WithMetadata(WriteAccess.RequiredAllowingApplications);
+        v1.MapPost("/delegation", DelegationEndpoint.RegisterAsync).WithMetadata(WriteAccess.SidecarRegistration);
     }
 
     internal static JsonHttpResult<VersionDto> GetVersion() =>

@@ -13,16 +13,15 @@ namespace Istio.AppSwitch.Daemon;
 
 /// <summary>
 /// <c>POST /v1/delegation</c>: a sidecar registers for socket delegation with an HTTP/1.1 upgrade to
-/// <c>ax-delegation/1</c> (docs/delegation.md), and the connection then carries frames with live fds. Write access
-/// (root or the daemon's uid) is required, since the sidecar receives the applications' sockets.
+/// <c>ax-delegation/1</c> (docs/delegation.md), and the connection then carries frames with live fds. Since the sidecar
+/// receives the applications' sockets, a process outside ax must be root or the daemon's uid, and a process under ax
+/// must belong to an application launched as that very sidecar (<c>ax run --sidecar NAME</c>).
 /// <c>GET /v1/delegation</c> lists the sidecars.
 /// </summary>
 internal static partial class DelegationEndpoint
 {
     /// <summary>How long a sidecar has to send the ready byte after the 101.</summary>
     internal static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(10);
-
-    private const int MaxNameLength = 63;
 
     internal static JsonHttpResult<List<SidecarDto>> GetSidecars([FromServices] DelegationHub hub) =>
         TypedResults.Json(hub.Sidecars.Select(SidecarDto.From).ToList(), DelegationJsonContext.Default.ListSidecarDto);
@@ -32,9 +31,15 @@ internal static partial class DelegationEndpoint
         var logger = loggers.CreateLogger("Istio.AppSwitch.Daemon.Delegation");
         var query = context.Request.Query;
         var name = query["name"].ToString();
-        if (name.Length is 0 or > MaxNameLength || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        if (!SidecarRoles.IsValidName(name))
         {
-            await BadRequestAsync(context, $"name must be 1 to {MaxNameLength} letters, digits, '.', '_' or '-'").ConfigureAwait(false);
+            await BadRequestAsync(context, $"name must be {SidecarRoles.NameRule}").ConfigureAwait(false);
+            return;
+        }
+        if (WriteAuthorizationMiddleware.ApplicationOf(context) is { } underAx && RoleRefusal(hub.Roles, underAx, name) is { } refusal)
+        {
+            Log.RoleRefused(logger, name, underAx.Pid, underAx.AppId);
+            await ApiErrors.WriteAsync(context, StatusCodes.Status403Forbidden, ApiErrorCodes.PermissionDenied, refusal).ConfigureAwait(false);
             return;
         }
         if (!DelegationNames.TryParseDirections(query["directions"].ToString(), out var directions))
@@ -111,6 +116,22 @@ internal static partial class DelegationEndpoint
         }
     }
 
+    /// <summary>Why a process under ax may not register as <paramref name="name"/>, or null when its application's role allows it.</summary>
+    private static string? RoleRefusal(SidecarRoles roles, ApplicationUnderAx underAx, string name)
+    {
+        var role = roles.RoleOf(underAx.AppId);
+        if (role is null)
+        {
+            return $"permission denied: pid {underAx.Pid} runs under ax (application {underAx.AppId}), which was not launched as a delegation sidecar; "
+                + $"only an application started with 'ax run --sidecar {name}' (by {roles.Launchers}, from outside ax) may register as \"{name}\" from under ax";
+        }
+        if (!string.Equals(role, name, StringComparison.Ordinal))
+        {
+            return $"permission denied: application {underAx.AppId} was launched as sidecar \"{role}\" and may register only under that name, not as \"{name}\"";
+        }
+        return null;
+    }
+
     private static async Task DrainUntilClosedAsync(Stream stream, byte[] buffer, CancellationToken cancellationToken)
     {
         try
@@ -135,6 +156,9 @@ internal static partial class DelegationEndpoint
 
         [LoggerMessage(EventId = 6002, Level = LogLevel.Information, Message = "Sidecar \"{Name}\" unregistered")]
         public static partial void Unregistered(ILogger logger, string name);
+
+        [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "Refused sidecar \"{Name}\" to pid {Pid} of application {AppId}: not its sidecar role")]
+        public static partial void RoleRefused(ILogger logger, string name, int pid, string appId);
 
         [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "Sidecar \"{Name}\" did not send the ready byte after the upgrade; closing")]
         public static partial void NotReady(ILogger logger, string name);

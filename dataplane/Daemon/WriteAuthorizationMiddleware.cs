@@ -12,22 +12,24 @@ namespace Istio.AppSwitch.Daemon;
 /// <summary>Endpoint metadata: the endpoint changes the daemon's state, so only root and the daemon's uid may call it.</summary>
 internal sealed class WriteAccess
 {
-    private WriteAccess(bool applicationsUnderAx)
+    private WriteAccess(bool letsApplicationsThrough)
     {
-        ApplicationsUnderAx = applicationsUnderAx;
+        LetsApplicationsThrough = letsApplicationsThrough;
     }
 
     /// <summary>Root and the daemon's uid, and never a process under ax.</summary>
-    public static WriteAccess Required { get; } = new(applicationsUnderAx: false);
+    public static WriteAccess Required { get; } = new(letsApplicationsThrough: false);
 
     /// <summary>
-    /// Root and the daemon's uid, under ax or not: a sidecar's delegation registration (<c>ax proxy</c> runs under ax so
-    /// that its own upstream connects take the fast path, docs/delegation.md).
+    /// A delegation sidecar's registration: root and the daemon's uid outside ax, as <see cref="Required"/>; and a
+    /// process under ax is let through to the endpoint, which admits it only when its application was launched with
+    /// the sidecar role, under that role's name (<c>ax run --sidecar NAME</c>, <see cref="Dataplane.Delegation.SidecarRoles"/>).
+    /// <c>ax proxy</c> runs under ax so that its own upstream connects take the fast path (docs/delegation.md).
     /// </summary>
-    public static WriteAccess RequiredAllowingApplications { get; } = new(applicationsUnderAx: true);
+    public static WriteAccess SidecarRegistration { get; } = new(letsApplicationsThrough: true);
 
-    /// <summary>Whether a process under ax may make the call (with the uid it needs).</summary>
-    public bool ApplicationsUnderAx { get; }
+    /// <summary>Whether a process under ax reaches the endpoint, which then decides by the application's role.</summary>
+    public bool LetsApplicationsThrough { get; }
 }
 
 /// <summary>
@@ -35,12 +37,15 @@ internal sealed class WriteAccess
 /// connection with <c>SO_PEERCRED</c>, is root or the daemon's own, and the peer is not a process under ax
 /// (<see cref="ApiClientsUnderAx"/>). The kernel fills <c>SO_PEERCRED</c> at
 /// <c>connect</c>, so the peer cannot forge it; reads need no check, since the socket's mode already decides who
-/// may connect.
+/// may connect. The one exception is <see cref="WriteAccess.SidecarRegistration"/>: a process under ax goes on to the
+/// endpoint, named by <see cref="ApplicationOf"/>, and the endpoint checks its application's sidecar role.
 /// </summary>
 internal sealed partial class WriteAuthorizationMiddleware
 {
     private const int SolSocket = 1;
     private const int SoPeerCred = 17;
+
+    private static readonly object ApplicationUnderAxKey = new();
 
     private readonly RequestDelegate _next;
     private readonly ILogger _logger;
@@ -62,8 +67,14 @@ internal sealed partial class WriteAuthorizationMiddleware
             return _next(context);
         }
         var peer = ReadPeerCredentials(context);
-        if (!access.ApplicationsUnderAx && peer is { } underAx && _underAx?.ApplicationOf(underAx.Pid) is { } appId)
+        if (peer is { } underAx && _underAx?.ApplicationOf(underAx.Pid) is { } appId)
         {
+            if (access.LetsApplicationsThrough)
+            {
+                // Not on its uid: the endpoint admits it by the role its application was launched with.
+                context.Items[ApplicationUnderAxKey] = new ApplicationUnderAx(underAx.Pid, appId);
+                return _next(context);
+            }
             // Whatever its uid: an application must not relabel itself or change what other applications reach.
             Log.WriteDenied(_logger, context.Request.Method, context.Request.Path, $"pid {underAx.Pid} of application {appId}");
             return ApiErrors.WriteAsync(context, StatusCodes.Status403Forbidden, ApiErrorCodes.PermissionDenied,
@@ -78,6 +89,13 @@ internal sealed partial class WriteAuthorizationMiddleware
         return ApiErrors.WriteAsync(context, StatusCodes.Status403Forbidden, ApiErrorCodes.PermissionDenied,
             $"permission denied: {who} may not change the ax daemon's state; only root and uid {_daemonUid} may");
     }
+
+    /// <summary>
+    /// The process under ax that made a request to a <see cref="WriteAccess.SidecarRegistration"/> endpoint, or null
+    /// when the peer is not under ax (and passed the uid check).
+    /// </summary>
+    internal static ApplicationUnderAx? ApplicationOf(HttpContext context) =>
+        context.Items.TryGetValue(ApplicationUnderAxKey, out var value) ? value as ApplicationUnderAx : null;
 
     /// <summary>The <c>struct ucred</c> of the connection, or null when the transport has no Unix socket.</summary>
     internal static PeerCredentials? ReadPeerCredentials(HttpContext context)
@@ -116,6 +134,9 @@ internal sealed partial class WriteAuthorizationMiddleware
         public static partial void WriteDenied(ILogger logger, string method, PathString path, string peer);
     }
 }
+
+/// <summary>A request's peer that runs under ax: its pid (<c>SO_PEERCRED</c>) and its application's id.</summary>
+internal sealed record ApplicationUnderAx(int Pid, string AppId);
 
 /// <summary>The credentials the kernel recorded for the peer of a Unix socket at <c>connect</c>.</summary>
 internal readonly record struct PeerCredentials(int Pid, uint Uid, uint Gid);

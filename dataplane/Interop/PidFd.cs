@@ -47,6 +47,24 @@ public static class PidFd
         return Errno.Success;
     }
 
+    /// <summary>
+    /// Whether this process has the ptrace access (<c>PTRACE_MODE_ATTACH_REALCREDS</c>) to the process behind
+    /// <paramref name="pidFd"/> that <see cref="GetFd"/> and <c>process_vm_readv</c> need, without taking any fd:
+    /// pidfd_getfd checks that access before it looks the fd up, so for fd -1 it answers EPERM without access and
+    /// EBADF with it. Returns <see cref="Errno.Success"/> when access is granted, else the kernel's error.
+    /// </summary>
+    public static Errno CheckAccess(SafePidFdHandle pidFd)
+    {
+        long result = PidfdGetfd(pidFd, -1);
+        if (result >= 0)
+        {
+            SafeFd.FromOwned((int)result).Dispose(); // no fd -1 exists; closed all the same should a kernel return one
+            return Errno.Success;
+        }
+        Errno error = Interop.LastErrno;
+        return error == Errno.EBADF ? Errno.Success : error;
+    }
+
     private static Errno TryOpen(int pid, uint flags, out SafePidFdHandle? handle)
     {
         var pidFd = new SafePidFdHandle();

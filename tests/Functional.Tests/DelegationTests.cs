@@ -119,8 +119,9 @@ public sealed class DelegationTests(DelegationEnvironment ax)
                 ]}
                 """);
             // ax proxy runs under ax itself: its direct connect to the VIP is resolved by ax to the endpoint (the
-            // registered sidecar's own connects are never delegated back to it).
-            using var proxy = ax.StartUnderAx(["--name", "ax-proxy"],
+            // registered sidecar's own connects are never delegated back to it). It is launched with the sidecar role,
+            // without which an application under ax may not register.
+            using var proxy = ax.StartUnderAx(["--name", "ax-proxy", "--sidecar", "ax-proxy"],
                 [AxEnvironment.AxPath, "proxy", "--api", ax.ApiSocket, "--config", config, "--directions", "outbound"]);
             await proxy.WaitForOutputAsync("registered with", TimeSpan.FromSeconds(30));
 
@@ -178,6 +179,108 @@ public sealed class DelegationTests(DelegationEnvironment ax)
         finally
         {
             Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task AxProxyUnderAx_WithoutTheSidecarRole_Gets403AndRegistersNothing()
+    {
+        var result = await RunProxyUnderAxAsync(["--name", "axp-no-role"], "axp-no-role");
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("HTTP 403", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("runs under ax (application app-", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("which was not launched as a delegation sidecar", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("'ax run --sidecar axp-no-role'", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("axp-no-role", await SidecarsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AxProxyUnderAx_WithTheRoleOfAnotherName_Gets403()
+    {
+        var result = await RunProxyUnderAxAsync(["--name", "axp-other", "--sidecar", "axp-granted"], "axp-impostor");
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("HTTP 403", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("was launched as sidecar \\\"axp-granted\\\" and may register only under that name, not as \\\"axp-impostor\\\"",
+            result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("axp-", await SidecarsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SidecarLaunch_ByAnotherUid_IsRefusedWithTheReason()
+    {
+        // uid 65534 may reach the launch socket only if its mode lets it: opened for this test, as a shared group would.
+        var launchSocket = ax.ApiSocket + ".launch";
+        var directory = Path.GetDirectoryName(launchSocket)!;
+        var mode = File.GetUnixFileMode(launchSocket);
+        var directoryMode = File.GetUnixFileMode(directory);
+        File.SetUnixFileMode(directory, directoryMode | UnixFileMode.OtherExecute);
+        File.SetUnixFileMode(launchSocket, mode | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        try
+        {
+            var refused = await ExternalProcess.RunAsync("setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", AxEnvironment.AxPath, "run", "--sidecar", "axp-nobody", "--", "true"],
+                TimeSpan.FromSeconds(30), environment: ax.Environment);
+            // The same uid without the role is an ordinary application: its launch is not refused for the role.
+            var plain = await ExternalProcess.RunAsync("setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", AxEnvironment.AxPath, "run", "--", "true"],
+                TimeSpan.FromSeconds(30), environment: ax.Environment);
+
+            Assert.True(refused.ExitCode == 125, refused.ToString());
+            Assert.Contains("the ax daemon refused to start true: --sidecar axp-nobody refused: uid 65534 may not launch a delegation sidecar",
+                refused.Stderr, StringComparison.Ordinal);
+            Assert.Contains("which receives other applications' sockets; only root may", refused.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("--sidecar", plain.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.SetUnixFileMode(launchSocket, mode);
+            File.SetUnixFileMode(directory, directoryMode);
+        }
+    }
+
+    [Fact]
+    public async Task SidecarLaunch_FromUnderAx_IsRefusedThoughRoot()
+    {
+        // A root application under ax must not make itself (or a child) a sidecar. `ax run` under ax cannot even start:
+        // the kernel allows one listener per filter chain (EBUSY).
+        var nested = await ax.RunUnderAxAsync(["--name", "axp-nester"], [AxEnvironment.AxPath, "run", "--sidecar", "axp-nested", "--", "true"]);
+        // Speaking the launch protocol by hand, with some other fd: the launcher's own connect to the launch socket was
+        // trapped, so the daemon knows it runs under ax, and refuses before it looks at the fd.
+        var byHand = await ax.RunUnderAxAsync(["--name", "axp-by-hand"],
+            ["python3", Path.Combine(Programs, "launch_request.py"), ax.ApiSocket + ".launch", "axp-by-hand"]);
+        var invalid = await ax.AxAsync("run", "--sidecar", "bad/name", "--", "true");
+
+        Assert.True(nested.ExitCode == 125, nested.ToString());
+        Assert.Contains("ax: cannot install the seccomp filter", nested.Stderr, StringComparison.Ordinal);
+        Assert.True(byHand.ExitCode == 0, byHand.ToString());
+        using (var answer = JsonDocument.Parse(byHand.Stdout))
+        {
+            var error = answer.RootElement.GetProperty("error").GetString()!;
+            Assert.StartsWith("--sidecar axp-by-hand refused: the launcher (pid ", error, StringComparison.Ordinal);
+            Assert.Contains(") runs under ax (application app-", error, StringComparison.Ordinal);
+            Assert.EndsWith("and an application under ax may not launch a delegation sidecar", error, StringComparison.Ordinal);
+            Assert.False(answer.RootElement.TryGetProperty("appId", out _));
+        }
+        Assert.True(invalid.ExitCode == 2, invalid.ToString());
+        Assert.Contains("invalid --sidecar \"bad/name\": a sidecar name is 1 to 63 letters, digits, '.', '_' or '-'", invalid.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs <c>ax proxy --name <paramref name="name"/></c> under ax with <paramref name="runOptions"/>, to completion.</summary>
+    private async Task<ProcessResult> RunProxyUnderAxAsync(string[] runOptions, string name)
+    {
+        var directory = Directory.CreateTempSubdirectory("ax-proxy-role-").FullName;
+        try
+        {
+            var config = Path.Combine(directory, "proxy.json");
+            await File.WriteAllTextAsync(config, """{"plugins": [{"type": "direct"}]}""");
+            return await ax.RunUnderAxAsync(runOptions,
+                [AxEnvironment.AxPath, "proxy", "--api", ax.ApiSocket, "--name", name, "--config", config, "--directions", "outbound"]);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
         }
     }
 

@@ -12,8 +12,9 @@ namespace Istio.AppSwitch.Cli.Run;
 /// <param name="ApiSocketPath">The daemon's API socket (the launch socket sits beside it).</param>
 /// <param name="Network">The network namespace to run in (<c>--netns</c>, <c>--new-netns</c>), or null for the launcher's own.</param>
 /// <param name="Udp"><c>--udp</c>: which UDP calls the filter traps.</param>
+/// <param name="Sidecar"><c>--sidecar</c>: the delegation sidecar name to launch the program as, or null.</param>
 internal sealed record LaunchPlan(IReadOnlyList<string> Command, string? Name, Dictionary<string, string> Labels, string? Ip, string ApiSocketPath,
-    NetworkPlan? Network = null, UdpInterception Udp = UdpInterception.SendTo);
+    NetworkPlan? Network = null, UdpInterception Udp = UdpInterception.SendTo, string? Sidecar = null);
 
 /// <summary>Where the application's network lives: the namespace at <paramref name="Path"/>, or a new one when it is null.</summary>
 /// <param name="Path"><c>--netns</c>, or null for <c>--new-netns</c>.</param>
@@ -105,6 +106,7 @@ internal static class Launcher
             Command = new List<string>(plan.Command),
             NetworkNamespace = execThread.NamespaceInode,
             Ports = plan.Network?.Ports ?? [],
+            Sidecar = plan.Sidecar,
         };
         var frame = LaunchProtocol.Encode(request);
 

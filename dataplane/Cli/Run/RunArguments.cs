@@ -10,8 +10,9 @@ namespace Istio.AppSwitch.Cli.Run;
 /// <param name="NewNetns"><c>--new-netns</c>: run in a new network namespace that holds only <c>lo</c>.</param>
 /// <param name="Ports"><c>--ports</c>, each value unparsed (<c>HOST:APP[,HOST:APP]</c>).</param>
 /// <param name="Udp"><c>--udp</c>, unparsed: <c>connect</c>, <c>sendto</c> or <c>msg</c>.</param>
+/// <param name="Sidecar"><c>--sidecar</c>: the delegation sidecar name the application is launched as.</param>
 public sealed record RunArguments(IReadOnlyList<string> Command, string? Name, string? Labels, string? Ip, string? Api,
-    string? Netns = null, bool NewNetns = false, IReadOnlyList<string>? Ports = null, string? Udp = null)
+    string? Netns = null, bool NewNetns = false, IReadOnlyList<string>? Ports = null, string? Udp = null, string? Sidecar = null)
 {
     /// <summary>
     /// The fast path of <c>ax run</c>: parses <paramref name="args"/> (<c>run</c> first) by hand, so that
@@ -23,7 +24,7 @@ public sealed record RunArguments(IReadOnlyList<string> Command, string? Name, s
     /// </summary>
     /// <remarks>
     /// Accepted: <c>--name</c>, <c>--labels</c>, <c>--ip</c> and <c>--api</c>, each at most once (the namespace options
-    /// <c>--netns</c>, <c>--new-netns</c>, <c>--ports</c> and <c>--udp</c> go to System.CommandLine), as
+    /// <c>--netns</c>, <c>--new-netns</c>, <c>--ports</c>, <c>--udp</c> and <c>--sidecar</c> go to System.CommandLine), as
     /// <c>--opt VALUE</c>, <c>--opt=VALUE</c> or <c>--opt:VALUE</c>; then either <c>--</c> and a non-empty command
     /// (taken verbatim), or a command whose words do not look like options or response files. A separate VALUE must
     /// not start with <c>-</c> or <c>@</c> nor be empty or <c>/?</c> or <c>/h</c> (System.CommandLine may read
@@ -117,7 +118,7 @@ public sealed record RunArguments(IReadOnlyList<string> Command, string? Name, s
             {
                 continue; // a flag: no value follows
             }
-            if (option is not ("--name" or "--labels" or "--ip" or "--api" or "--netns" or "--ports" or "--udp"))
+            if (option is not ("--name" or "--labels" or "--ip" or "--api" or "--netns" or "--ports" or "--udp" or "--sidecar"))
             {
                 return token;
             }

@@ -1,11 +1,12 @@
 using System.CommandLine;
 using Istio.AppSwitch.Dataplane.Api;
+using Istio.AppSwitch.Dataplane.Delegation;
 using Istio.AppSwitch.Dataplane.Interception;
 using Istio.AppSwitch.Dataplane.Registry;
 
 namespace Istio.AppSwitch.Cli.Run;
 
-/// <summary><c>ax run [--name NAME] [--labels k=v,k=v] [--ip IP] [--netns PATH | --new-netns] [--ports HOST:APP,…] [--udp connect|sendto|msg] [--api PATH] -- CMD [ARGS…]</c>.</summary>
+/// <summary><c>ax run [--name NAME] [--labels k=v,k=v] [--ip IP] [--netns PATH | --new-netns] [--ports HOST:APP,…] [--udp connect|sendto|msg] [--sidecar NAME] [--api PATH] -- CMD [ARGS…]</c>.</summary>
 public static class RunCommand
 {
     /// <summary>Exit code for a command line that does not parse or holds an invalid value.</summary>
@@ -33,15 +34,20 @@ public static class RunCommand
             Description = "Which UDP calls ax traps: sendto (default: connect, and sendto/recvfrom with an address), connect (connect only: no datagram is trapped), or msg (also every sendmsg/recvmsg, for unconnected sockets that use them).",
             HelpName = "connect|sendto|msg",
         };
+        var sidecar = new Option<string?>("--sidecar")
+        {
+            Description = "Launch the program as the delegation sidecar NAME (e.g. ax proxy): it may then register for socket delegation under that name from under ax. Only root and the daemon's uid, outside ax, may.",
+            HelpName = "NAME",
+        };
         var command = new Argument<string[]>("command") { Arity = ArgumentArity.OneOrMore, Description = "The program and its arguments, after --." };
 
         var run = new Command("run", "Run a program under ax: its connect, bind, listen, getsockname and getpeername calls go through the daemon. Its exit code is the program's.")
         {
-            name, labels, ip, netns, newNetns, ports, udp, api, command,
+            name, labels, ip, netns, newNetns, ports, udp, sidecar, api, command,
         };
         run.SetAction(result => execute(new RunArguments(
             result.GetValue(command)!, result.GetValue(name), result.GetValue(labels), result.GetValue(ip), result.GetValue(api),
-            result.GetValue(netns), result.GetValue(newNetns), result.GetValue(ports), result.GetValue(udp))));
+            result.GetValue(netns), result.GetValue(newNetns), result.GetValue(ports), result.GetValue(udp), result.GetValue(sidecar))));
         return run;
     }
 
@@ -68,6 +74,11 @@ public static class RunCommand
             stderr.WriteLine($"ax: invalid --udp \"{arguments.Udp}\": expected connect, sendto or msg");
             return UsageError;
         }
+        if (arguments.Sidecar is not null && !SidecarRoles.IsValidName(arguments.Sidecar))
+        {
+            stderr.WriteLine($"ax: invalid --sidecar \"{arguments.Sidecar}\": a sidecar name is {SidecarRoles.NameRule}");
+            return UsageError;
+        }
         string apiPath;
         try
         {
@@ -78,7 +89,7 @@ public static class RunCommand
             stderr.WriteLine($"ax: {ex.Message}");
             return Launcher.DaemonUnavailable;
         }
-        var plan = new LaunchPlan(arguments.Command, arguments.Name, parsed, arguments.Ip, apiPath, network, udp);
+        var plan = new LaunchPlan(arguments.Command, arguments.Name, parsed, arguments.Ip, apiPath, network, udp, arguments.Sidecar);
         return Launcher.Run(plan, stderr);
     }
 

@@ -41,12 +41,16 @@ public sealed class DelegationHub
     private volatile Registration? _inbound;
     private long _nextId;
 
-    /// <summary>Creates an empty hub.</summary>
+    /// <summary>Creates an empty hub; sidecars may be launched by root and by this process's uid.</summary>
     public DelegationHub(TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(time);
         _time = time;
+        Roles = new SidecarRoles(Api.ProcessIdentity.EffectiveUserId);
     }
+
+    /// <summary>The applications launched as sidecars (<c>ax run --sidecar NAME</c>): who, under ax, may register, and as what.</summary>
+    public SidecarRoles Roles { get; }
 
     /// <summary>A sidecar is registered (and ready) for outbound connections. A volatile read, no lock.</summary>
     public bool HasOutbound => _outbound is not null;

@@ -257,6 +257,11 @@ public sealed partial class InterceptionService
                 ports)
             { Id = appId };
             var record = _registry.RegisterApp(registration);
+            // A role granted at launch (checked then) stays the app's across the restart.
+            if (root.TryGetProperty("sidecar", out var sidecar) && sidecar.GetString() is { } role && SidecarRolesValid(role))
+            {
+                _delegation?.Roles.Grant(record.Id, role);
+            }
 
             // The launched process may have exited meanwhile (its descendants keep the filter), and its pid been
             // reused: the pidfd is only taken when the start time still matches.
@@ -280,6 +285,8 @@ public sealed partial class InterceptionService
             listener?.Dispose();
         }
     }
+
+    private static bool SidecarRolesValid(string role) => Delegation.SidecarRoles.IsValidName(role);
 
     private void RestoreServices(InterceptedApp app, byte[] value)
     {
@@ -364,6 +371,10 @@ public sealed partial class InterceptionService
         }
         writer.WriteEndArray();
         writer.WriteNumber("netns", record.NetworkNamespace);
+        if (_delegation?.Roles.RoleOf(record.Id) is { } sidecar)
+        {
+            writer.WriteString("sidecar", sidecar);
+        }
         writer.WriteStartArray("ports");
         foreach (var port in record.Ports)
         {

@@ -101,6 +101,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
     private readonly ulong _ownNetworkNamespace;
     private int _disposed;
     private readonly Observability.DataplaneTelemetry _telemetry;
+    private readonly Delegation.DelegationHub? _delegation;
 
     /// <summary>Creates the service; nothing runs until <see cref="StartAsync"/>. Without <paramref name="mesh"/>, no inbound policy is enforced.</summary>
     public InterceptionService(InterceptionOptions options, ServiceRegistry registry, RoutingTable routing, HeldConnects held,
@@ -112,7 +113,9 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         _registry = registry;
         _logger = logger;
         _reactor = new EpollReactor("ax-seccomp");
-        ApiClients = new ApiClientsUnderAx(options.ApiSocketPaths);
+        _delegation = delegation;
+        // The launch socket too: a launcher that runs under ax is known as such, and may not launch a sidecar.
+        ApiClients = new ApiClientsUnderAx([.. options.ApiSocketPaths, options.LaunchSocketPath]);
         _handler = new SyscallHandler(routing, registry, _reactor, held, logger, mesh, options.Chain, delegation,
             options.UnixSwitch ? id => _apps.GetValueOrDefault(id) : null, options.ApiSocketPaths.Count > 0 ? ApiClients : null, _telemetry);
         NetworkNamespace.GetCurrentInode(out _ownNetworkNamespace);
@@ -379,6 +382,18 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             throw new LaunchRejectedException($"invalid --ip \"{request.Ip}\": not an IPv4 or IPv6 address");
         }
 
+        RequireAccess(pid, uid);
+        if (request.Sidecar is not null)
+        {
+            var refusal = _delegation is null
+                ? "--sidecar refused: this daemon takes no delegation sidecars"
+                : _delegation.Roles.CheckLaunch(request.Sidecar, uid, pid, ApiClients.ApplicationOf(pid));
+            if (refusal is not null)
+            {
+                throw new LaunchRejectedException(refusal);
+            }
+        }
+
         AppRecord record;
         try
         {
@@ -391,6 +406,10 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             throw new LaunchRejectedException(ex.Message);
         }
 
+        if (request.Sidecar is not null)
+        {
+            _delegation!.Roles.Grant(record.Id, request.Sidecar);
+        }
         PidFd.TryOpen(pid, out var process);
         ProcFs.TryGetStartTime(pid, out var startTime);
         var app = Follow(record, listener, process, startTime, request.Labels);
@@ -434,6 +453,31 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
             }
         }
         return labels;
+    }
+
+    /// <summary>
+    /// Refuses a launcher this daemon has no ptrace access to (another uid, and the daemon without
+    /// <c>CAP_SYS_PTRACE</c>): it could read none of the application's sockaddrs and take none of its sockets, so every
+    /// trapped call would go on to the kernel untouched, and the application would run as if ax were not there.
+    /// </summary>
+    private static void RequireAccess(int pid, uint uid)
+    {
+        if (PidFd.TryOpen(pid, out var probe) != Errno.Success)
+        {
+            return; // gone already: nothing will be trapped
+        }
+        using (probe)
+        {
+            var access = PidFd.CheckAccess(probe!);
+            if (access is Errno.EPERM or Errno.EACCES)
+            {
+                var daemonUid = CurrentProcess.GetEffectiveUid();
+                throw new LaunchRejectedException(
+                    $"this ax daemon (uid {daemonUid}) has no ptrace access to pid {pid} (uid {uid}), so it could neither read the application's "
+                    + $"socket addresses (process_vm_readv) nor take its sockets (pidfd_getfd: {access}); run the application as uid {daemonUid}, "
+                    + "or the daemon as root or with CAP_SYS_PTRACE");
+            }
+        }
     }
 
     // Reactor thread. A pending notification comes first: HUP is only acted on once nothing is left to answer.
@@ -521,6 +565,7 @@ public sealed partial class InterceptionService : IHostedService, IDisposable
         _registry.RemoveApp(app.Record.Id);
         ApiClients.Forget(app.Record.Id);
         ForgetApp(app);
+        _delegation?.Roles.Revoke(app.Record.Id);
         foreach (var inode in app.Sockets.Keys)
         {
             // The app's sockets closed with it: their mesh connection slots are free.

@@ -153,7 +153,13 @@ internal static class LaunchJson
             }
             writer.String(request.Command[i]);
         }
-        writer.Raw("]}"u8);
+        writer.Raw("]"u8);
+        if (request.Sidecar is not null)
+        {
+            writer.Raw(",\"sidecar\":"u8);
+            writer.String(request.Sidecar);
+        }
+        writer.Raw("}"u8);
     }
 
     private static bool NeedsEscape(char c) => c < 0x20 || c == '"' || c == '\\';

@@ -76,6 +76,7 @@ public static class LaunchProtocol
             NetworkNamespace = root.TryGetProperty("netns", out var netns) ? netns.GetUInt64() : 0,
             Ports = ReadPorts(root),
             Command = command,
+            Sidecar = root.TryGetProperty("sidecar", out var sidecar) ? sidecar.GetString() : null,
         };
     });
 
@@ -160,6 +161,12 @@ public sealed record LaunchRequest
 
     /// <summary>The command line, as the launcher will <c>execve</c> it.</summary>
     public List<string> Command { get; init; } = [];
+
+    /// <summary>
+    /// <c>--sidecar NAME</c>: launch the application as the delegation sidecar NAME, which may then register for socket
+    /// delegation under that name from under ax (docs/delegation.md). Null for an ordinary application.
+    /// </summary>
+    public string? Sidecar { get; init; }
 }
 
 /// <summary>The daemon's answer: the app id, or why the application must not start.</summary>

@@ -219,6 +219,31 @@ public sealed class RunArgumentsTests
         Assert.False(RunCommand.TryParseUdp("MSG", out _));
     }
 
+    [Fact]
+    public void SidecarOption_GoesToSystemCommandLine_AndAnInvalidNameIsAUsageError()
+    {
+        string[] args = ["run", "--sidecar", "ax-proxy", "--name", "p", "--", "ax", "proxy", "--sidecar"];
+        RunArguments? parsed = null;
+        var root = new RootCommand();
+        root.Subcommands.Add(RunCommand.Create(arguments =>
+        {
+            parsed = arguments;
+            return 0;
+        }));
+
+        Assert.Null(RunArguments.TryParse(args));
+        Assert.Null(RunArguments.FindUnknownOption(args));
+        Assert.Equal(0, root.Parse(args).Invoke(new InvocationConfiguration { Output = TextWriter.Null, Error = TextWriter.Null }));
+        Assert.NotNull(parsed);
+        Assert.Equal("ax-proxy", parsed.Sidecar);
+        Assert.Equal(["ax", "proxy", "--sidecar"], parsed.Command);
+
+        var stderr = new StringWriter();
+        var exitCode = RunCommand.Execute(new RunArguments(["/bin/true"], null, null, null, "/nonexistent/ax.sock", Sidecar: "a/b"), stderr);
+        Assert.Equal(RunCommand.UsageError, exitCode);
+        Assert.Equal("ax: invalid --sidecar \"a/b\": a sidecar name is 1 to 63 letters, digits, '.', '_' or '-'" + Environment.NewLine, stderr.ToString());
+    }
+
     [Theory]
     [InlineData(new[] { "--netns", "/etc/hostname", "--new-netns" }, "--netns and --new-netns cannot be given together")]
     [InlineData(new[] { "--ports", "1:2" }, "--ports maps the ports of a network namespace: give --netns PATH or --new-netns with it")]

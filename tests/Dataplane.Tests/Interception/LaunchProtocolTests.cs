@@ -73,6 +73,20 @@ public sealed class LaunchProtocolTests
     }
 
     [Theory]
+    [MemberData(nameof(Awkward))]
+    public void EncodeRequest_Sidecar_ReadsBackTheSame_AndIsLeftOutWhenNull(string text)
+    {
+        var request = new LaunchRequest { Command = ["ax", "proxy"], Sidecar = text };
+
+        var frame = LaunchProtocol.Encode(request);
+
+        Assert.Contains(",\"command\":[\"ax\",\"proxy\"],\"sidecar\":\"", Encoding.UTF8.GetString(frame.AsSpan(4)), StringComparison.Ordinal);
+        Assert.Equal(text, LaunchProtocol.DecodeRequest(frame.AsMemory(4))!.Sidecar);
+        AssertRoundTrip(request, request);
+        Assert.Null(LaunchProtocol.DecodeRequest(LaunchProtocol.Encode(new LaunchRequest { Command = ["x"] }).AsMemory(4))!.Sidecar);
+    }
+
+    [Theory]
     [InlineData("{\"version\":1,\"command\":[\"x\"],\"ports\":[[1]]}")]
     [InlineData("{\"version\":1,\"command\":[\"x\"],\"ports\":[[1,2,3]]}")]
     [InlineData("{\"version\":1,\"command\":[\"x\"],\"ports\":[[\"1\",2]]}")]
@@ -274,6 +288,7 @@ public sealed class LaunchProtocolTests
         Assert.Equal(expected.Labels.OrderBy(l => l.Key, StringComparer.Ordinal), decoded.Labels.OrderBy(l => l.Key, StringComparer.Ordinal));
         Assert.Equal(expected.NetworkNamespace, decoded.NetworkNamespace);
         Assert.Equal(expected.Ports, decoded.Ports);
+        Assert.Equal(expected.Sidecar, decoded.Sidecar);
     }
 
     // Any UTF-16 code unit but surrogates (a lone one is replaced on encoding), plus whole surrogate pairs.

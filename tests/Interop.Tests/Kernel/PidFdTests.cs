@@ -37,6 +37,17 @@ public sealed class PidFdTests
     }
 
     [Fact]
+    public void CheckAccess_OwnProcess_Success()
+    {
+        // The probe is fd -1, which no process has: EBADF, the answer past the access check, reads as access.
+        using SafePidFdHandle pidFd = PidFd.Open(CurrentProcess.GetProcessId());
+
+        Assert.Equal(Errno.Success, PidFd.CheckAccess(pidFd));
+        Assert.Equal(Errno.EBADF, PidFd.GetFd(pidFd, -1, out SafeFd? none));
+        Assert.Null(none);
+    }
+
+    [Fact]
     public void TryOpen_NoSuchProcess_Esrch()
     {
         Assert.Equal(Errno.ESRCH, PidFd.TryOpen(int.MaxValue, out SafePidFdHandle? handle));
