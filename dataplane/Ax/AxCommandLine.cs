@@ -189,7 +189,7 @@ internal static class AxCommandLine
                 await stderr.WriteLineAsync("ax: the ax daemon runs on Linux only").ConfigureAwait(false);
                 return ApiCommands.Failure;
             }
-            if (!DurationText.TryParse(parse.GetValue(keeperLinger), TimeSpan.FromDays(7), out var linger, out var lingerProblem))
+            if (!DurationText.TryParse(parse.GetValue(keeperLinger), TimeSpan.FromDays(3650), out var linger, out var lingerProblem))
             {
                 await stderr.WriteLineAsync($"ax: invalid --keeper-linger \"{parse.GetValue(keeperLinger)}\": {lingerProblem}").ConfigureAwait(false);
                 return ApiCommands.Failure;

@@ -37,7 +37,7 @@ internal static class KeeperCommand
         command.SetAction((parse, cancellationToken) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
-            if (!DurationText.TryParse(parse.GetValue(linger), TimeSpan.FromDays(7), out var lingerValue, out var problem))
+            if (!DurationText.TryParse(parse.GetValue(linger), TimeSpan.FromDays(3650), out var lingerValue, out var problem))
             {
                 stderr.WriteLine($"ax: invalid --linger \"{parse.GetValue(linger)}\": {problem}");
                 return Task.FromResult(1);

@@ -55,7 +55,7 @@ public sealed partial class DeployManifestTests
             kinds.Add($"{header.ApiVersion} {header.Kind}");
         }
         // In the order `kubectl apply -f deploy/` applies them: the namespace first.
-        Assert.Equal(["v1 Namespace", "v1 ServiceAccount", "v1 ConfigMap", "apps/v1 DaemonSet"], kinds);
+        Assert.Equal(["v1 Namespace", "v1 ServiceAccount", "v1 ConfigMap", "apps/v1 DaemonSet", "apps/v1 DaemonSet"], kinds); // the keeper, then the daemon
         Assert.Equal(Namespace, Read<KubeObject>("00-namespace.yaml").Metadata!.Name);
     }
 
@@ -183,6 +183,32 @@ public sealed partial class DeployManifestTests
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    [Fact]
+    public void KeeperDaemonSet_ServesTheSocketTheDaemonLooksFor_OnTheSameHostDirectory()
+    {
+        var keeperSet = Read<DaemonSet>("25-keeper-daemonset.yaml");
+        var pod = keeperSet.Spec!.Template!.Spec!;
+        var keeper = pod.Containers.Single();
+        Assert.All(keeperSet.Spec.Selector!.MatchLabels!, l => Assert.Equal(l.Value, keeperSet.Spec.Template.Metadata!.Labels![l.Key]));
+        // Its own selector: the daemon's pods are not the keeper's, and a rollout of one leaves the other.
+        Assert.NotEqual(DaemonSet.Spec!.Selector!.MatchLabels!["app.kubernetes.io/component"], keeperSet.Spec.Selector.MatchLabels!["app.kubernetes.io/component"]);
+        Assert.Equal("OnDelete", keeperSet.Spec.UpdateStrategy!.Type);
+
+        string[] args = [.. keeper.Args];
+        var result = AxCommandLine.Create(TextWriter.Null, TextWriter.Null).Parse(args);
+        Assert.True(result.Errors.Count == 0, string.Join("\n", result.Errors.Select(e => e.Message)));
+        Assert.Equal("keeper", result.CommandResult.Command.Name);
+        Assert.Equal(ValueOf(ResolvedArguments(), "--api") + ".keeper", ValueOf([.. args], "--socket"));
+
+        // The socket's directory is the same host directory in both pods.
+        var daemonPod = DaemonSet.Spec.Template!.Spec!;
+        var daemonDir = daemonPod.Volumes.Single(v => v.Name == Daemon.VolumeMounts.Single(m => m.MountPath == "/var/run/ax").Name).HostPath!.Path;
+        var keeperDir = pod.Volumes.Single(v => v.Name == keeper.VolumeMounts.Single(m => m.MountPath == "/var/run/ax").Name).HostPath!.Path;
+        Assert.Equal(daemonDir, keeperDir);
+        // Root, as the daemon: the keeper serves root and its own uid only.
+        Assert.Equal(0L, pod.SecurityContext!.RunAsUser);
     }
 
     [Fact]
