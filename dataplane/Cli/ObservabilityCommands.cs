@@ -206,6 +206,11 @@ public static class ObservabilityCommands
                 WriteIndented(w, table, width);
             }
         }
+        if (d.IstioResources is { Count: > 0 } istio)
+        {
+            // One line, as istioctl x describe prints them; the raw metadata paths are in -o json|yaml.
+            w.WriteLine($"Istio resources: {string.Join(", ", istio.Select(IstioResourceText))}");
+        }
         WriteList(w, "Clusters:", d.Clusters);
         WriteList(w, "Produced by:", d.Sources);
         WriteList(w, "RBAC:", d.Rbac ?? (d.Origin == "api" ? ["none: no inbound policy applies to its services"] : null));
@@ -219,6 +224,9 @@ public static class ObservabilityCommands
             w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   {key,-22}{count}"));
         }
     }
+
+    private static string IstioResourceText(MeshIstioResourceDto r) =>
+        string.IsNullOrEmpty(r.Namespace) ? $"{r.Kind} {r.Name}" : $"{r.Kind} {r.Namespace}/{r.Name}";
 
     private static void WriteApp(TextWriter w, AppDescriptionDto d, int? width)
     {
