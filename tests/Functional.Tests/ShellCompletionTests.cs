@@ -146,7 +146,9 @@ public sealed partial class ShellCompletionTests(MetricsEnvironment ax) : IDispo
     {
         var init = Path.Combine(_directory, "init.zsh");
         await File.WriteAllTextAsync(init, $$"""
-            PS1='%% ' RPS1=''
+            # The prompt is the sign that zle is reading: typed ahead of it, keys may be lost.
+            PS1='AXREADY> ' RPS1=''
+            unset zle_bracketed_paste
             autoload -Uz compinit && compinit -u -D
             source '{{script}}'
             # The matches zsh would add, after its own filtering by the word under the cursor; -O/-A/-D calls only fill arrays.
@@ -162,8 +164,10 @@ public sealed partial class ShellCompletionTests(MetricsEnvironment ax) : IDispo
         await File.WriteAllTextAsync(driver, $$"""
             zmodload zsh/zpty
             zpty z zsh -f -i
+            zpty -r z out '*[%#] *'
             zpty -w z "source '{{init}}'; print INIT\$((1))DONE"
             zpty -r z out '*INIT1DONE*'
+            zpty -r z out '*AXREADY>*'
             i=0
             for input in "$@"; do
               i=$((i+1))
@@ -173,6 +177,7 @@ public sealed partial class ShellCompletionTests(MetricsEnvironment ax) : IDispo
               zpty -r z out "*END${i}MARK*"
               print -r -- "== $((i-1))"
               print -r -- "$out"
+              zpty -r z ready '*AXREADY>*'
             done
             zpty -d z
             """);
