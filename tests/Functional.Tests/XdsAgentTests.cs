@@ -1,9 +1,9 @@
 using System.Text.Json;
-using Istio.AppSwitch.Xds.Resources;
-using Istio.AppSwitch.Xds.Tests.Resources;
 using Istio.AppSwitch.Functional.Tests.Harness;
 using Istio.AppSwitch.Tests.Common.Tools;
 using Istio.AppSwitch.Tests.Common.Xds;
+using Istio.AppSwitch.Xds.Resources;
+using Istio.AppSwitch.Xds.Tests.Resources;
 using static Istio.AppSwitch.Tests.Common.Xds.XdsTestResources;
 
 namespace Istio.AppSwitch.Functional.Tests;
