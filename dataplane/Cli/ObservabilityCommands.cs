@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Completions;
 using System.Globalization;
 using System.Text.Json;
 using Istio.AppSwitch.Dataplane.Api;
@@ -62,6 +63,13 @@ public static class ObservabilityCommands
             Description = "A ref's name, or a mesh service's key (IP:PORT), route name (mesh/KEY) or host name.",
         });
         var (refOutput, refApi) = (ApiCommands.CreateOutputOption(), ApiCommands.CreateApiOption());
+        // Ref names and mesh host names; mesh keys (IP:PORT) are left out: bash splits words at ':'.
+        name.CompletionSources.Add(context => LiveNames(context, refApi, async (client, token) =>
+        {
+            var refs = await client.GetRefsAsync(token).ConfigureAwait(false);
+            var mesh = await client.GetMeshAsync(token).ConfigureAwait(false);
+            return refs.Select(r => r.Name).Concat(mesh.Services.SelectMany(s => s.DnsNames ?? []));
+        }));
         var reference = new Command("ref",
             "Explain a ref: its VIP and selector, the services it matches now, whether its connects are switched to Unix sockets, " +
             "go fast, or are chained (and why), the Istio resources behind a mesh service, the RBAC on its backends, and its " +
@@ -85,6 +93,8 @@ public static class ObservabilityCommands
 
         var id = ApiCommands.RejectOptionLike(new Argument<string>("ID") { Description = "The application's id (app-N)." });
         var (appOutput, appApi) = (ApiCommands.CreateOutputOption(), ApiCommands.CreateApiOption());
+        id.CompletionSources.Add(context => LiveNames(context, appApi, async (client, token) =>
+            (await client.GetAppsAsync(token).ConfigureAwait(false)).Select(a => a.Id)));
         var application = new Command("app",
             "Explain an application: its labels and pid, the services it listens on, the refs that apply to its connects, and its " +
             "recent connects with what ax decided.\n\nExamples:\n  ax describe app app-1\n  ax describe app app-1 -o yaml")
@@ -105,6 +115,31 @@ public static class ObservabilityCommands
         }));
         command.Subcommands.Add(application);
         return command;
+    }
+
+    /// <summary>
+    /// Names the daemon knows now, for shell completion (<c>[suggest]</c>): asked with a deadline of a second, and none
+    /// when the daemon cannot answer, so that a completion never hangs a shell or prints an error into its line.
+    /// </summary>
+    internal static IEnumerable<CompletionItem> LiveNames(CompletionContext context, Option<string> api,
+        Func<AxApiClient, CancellationToken, Task<IEnumerable<string>>> query)
+    {
+        List<string> names;
+        try
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            using var client = new AxApiClient(ApiSocketPath.Resolve(context.ParseResult.GetValue(api)));
+            names = [.. query(client, deadline.Token).GetAwaiter().GetResult()];
+        }
+        catch (Exception e) when (e is AxApiException or DaemonUnreachableException or InvalidOperationException or OperationCanceledException
+            or IOException or HttpRequestException or JsonException)
+        {
+            return [];
+        }
+        return names.Where(n => n.StartsWith(context.WordToComplete, StringComparison.Ordinal))
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .Select(n => new CompletionItem(n));
     }
 
     /// <summary><c>ax events [--follow]</c>.</summary>
@@ -206,6 +241,11 @@ public static class ObservabilityCommands
                 WriteIndented(w, table, width);
             }
         }
+        if (d.IstioResources is { Count: > 0 } istio)
+        {
+            // One line, as istioctl x describe prints them; the raw metadata paths are in -o json|yaml.
+            w.WriteLine($"Istio resources: {string.Join(", ", istio.Select(IstioResourceText))}");
+        }
         WriteList(w, "Clusters:", d.Clusters);
         WriteList(w, "Produced by:", d.Sources);
         WriteList(w, "RBAC:", d.Rbac ?? (d.Origin == "api" ? ["none: no inbound policy applies to its services"] : null));
@@ -219,6 +259,9 @@ public static class ObservabilityCommands
             w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   {key,-22}{count}"));
         }
     }
+
+    private static string IstioResourceText(MeshIstioResourceDto r) =>
+        string.IsNullOrEmpty(r.Namespace) ? $"{r.Kind} {r.Name}" : $"{r.Kind} {r.Namespace}/{r.Name}";
 
     private static void WriteApp(TextWriter w, AppDescriptionDto d, int? width)
     {

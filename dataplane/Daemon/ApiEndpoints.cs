@@ -125,6 +125,7 @@ internal static class ApiEndpoints
         {
             return ApiErrors.Result(StatusCodes.Status404NotFound, ApiErrorCodes.NotFound, $"ref \"{name}\" not found", "name");
         }
+        telemetry.ForgetRef(name);
         if (telemetry.Events.IsActive)
         {
             telemetry.Events.Publish(new EventDto { Time = telemetry.Now, Type = "ref-deleted", Ref = name });
@@ -160,7 +161,11 @@ internal static class ApiEndpoints
         try
         {
             var applied = mesh.Apply(update!);
-            MeshApplied(request.HttpContext.RequestServices.GetRequiredService<Dataplane.Observability.DataplaneTelemetry>(), applied);
+            var telemetry = request.HttpContext.RequestServices.GetRequiredService<Dataplane.Observability.DataplaneTelemetry>();
+            // A deleted mesh service's series go too, as a deleted ref's do (docs/metrics.md).
+            var services = mesh.Services;
+            telemetry.ForgetRefs(name => name.StartsWith("mesh/", StringComparison.Ordinal) && !services.ContainsKey(name["mesh/".Length..]));
+            MeshApplied(telemetry, applied);
             return TypedResults.Json(applied, ApiJsonContext.Relaxed.MeshUpdateResponse);
         }
         catch (ValidationException e)

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
 using Istio.AppSwitch.Dataplane.Api;
@@ -80,6 +81,9 @@ internal static class ObservabilityEndpoints
     /// <summary><c>GET /v1/refs/{name}/describe</c>: a user ref by name, or a mesh service by key, <c>mesh/KEY</c> or DNS name.</summary>
     internal static IResult DescribeRef(string name, HttpContext context)
     {
+        // Kestrel decodes a path before routing except for %2F, which would otherwise split the segment: a route name
+        // (mesh/KEY) and a CIDR key (0.0.0.0/0:8080) arrive with it still escaped. Ref names cannot hold '/' or '%'.
+        name = name.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
         var services = context.RequestServices;
         var refs = services.GetRequiredService<RefStore>();
         var mesh = services.GetRequiredService<MeshStore>();
@@ -102,6 +106,7 @@ internal static class ObservabilityEndpoints
                 Reasons = reasons,
                 Services = matched.Select(ApiMapper.ToDto).ToList(),
                 Rbac = RbacFor(mesh, matched),
+                IstioResources = IstioResourcesFor(mesh, matched),
                 Connections = telemetry.ConnectionsOf(user.Name),
             }, ApiJsonContext.Relaxed.RefDescriptionDto);
         }
@@ -150,6 +155,7 @@ internal static class ObservabilityEndpoints
             Services = [],
             Clusters = clusters,
             Sources = sources,
+            IstioResources = IstioResourceRef.ToDtos(service.IstioResources),
             Connections = telemetry.ConnectionsOf(route),
         }, ApiJsonContext.Relaxed.RefDescriptionDto);
     }
@@ -266,6 +272,19 @@ internal static class ObservabilityEndpoints
             reasons.Add(string.Create(CultureInfo.InvariantCulture, $"a refused connect is retried on another endpoint up to {service.ConnectRetries} times"));
         }
         return reasons;
+    }
+
+    // The AuthorizationPolicies (and whatever else istiod named) on the inbound ports of the services a ref matches.
+    private static List<MeshIstioResourceDto>? IstioResourcesFor(MeshStore mesh, List<ServiceRecord> matched)
+    {
+        var resources = matched
+            .Select(s => mesh.FindInbound(s.App, s.Bound.Port))
+            .OfType<InboundPolicy>()
+            .SelectMany(p => p.IstioResources)
+            .DistinctBy(r => (r.Kind, r.Namespace, r.Name))
+            .OrderBy(r => r.Kind, StringComparer.Ordinal).ThenBy(r => r.Namespace, StringComparer.Ordinal).ThenBy(r => r.Name, StringComparer.Ordinal)
+            .ToImmutableArray();
+        return IstioResourceRef.ToDtos(resources);
     }
 
     private static List<string>? RbacFor(MeshStore mesh, List<ServiceRecord> matched)

@@ -47,6 +47,24 @@ public sealed class TranslateCommandTests
     }
 
     [Fact]
+    public void Run_TranslateRbacDump_TableAndJsonNameTheAuthorizationPolicies()
+    {
+        var dump = CorpusFile("sidecar-partial/istio-1.18ish_sidecar_listeners_rbac_mtls.configdump.yaml");
+
+        var (exitCode, table, _) = Run("translate", "--config-dump", dump);
+        var (jsonCode, json, _) = Run("translate", "--config-dump", dump, "-o", "json");
+
+        Assert.Equal(0, exitCode);
+        Assert.Matches(@"(?m)^80\s.*AuthorizationPolicy default/ext-authz, AuthorizationPolicy default/httpbin\s*$", table);
+        Assert.Equal(0, jsonCode);
+        var port80 = JsonNode.Parse(json)!["inbound"]!.AsArray().Single(p => (int?)p!["port"] == 80)!;
+        var httpbin = port80["istio_resources"]!.AsArray().Single(r => (string?)r!["name"] == "httpbin")!;
+        Assert.Equal("AuthorizationPolicy", (string?)httpbin["kind"]);
+        Assert.Equal("default", (string?)httpbin["namespace"]);
+        Assert.Equal("ns[default]-policy[httpbin]-rule[0]", (string?)httpbin["raw"]);
+    }
+
+    [Fact]
     public void Run_TranslateJson_StableSchemaWithChainReasons()
     {
         var (exitCode, stdout, _) = Run("translate", "--config-dump", CorpusFile("sidecar-partial/istio-1.18ish_sidecar_listeners_rbac_mtls.configdump.yaml"), "-o", "json");

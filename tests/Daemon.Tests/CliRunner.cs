@@ -15,6 +15,7 @@ internal static class CliRunner
         root.Subcommands.Add(ApiCommands.CreateGetCommand());
         root.Subcommands.Add(ApiCommands.CreateCreateCommand());
         root.Subcommands.Add(ApiCommands.CreateDeleteCommand());
+        root.Subcommands.Add(ObservabilityCommands.CreateDescribeCommand());
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         var result = root.Parse(args);

@@ -252,6 +252,27 @@ public sealed class OperatorViewTests(MetricsEnvironment ax)
     }
 
     [Fact]
+    public async Task DeletedRef_ItsSeriesLeaveMetrics_OtherRefsKeepTheirs()
+    {
+        var port = AxEnvironment.FreePort();
+        using var server = StartRedis("app=opv-gone", port);
+        await ax.WaitForServiceAsync(port, server);
+        await ax.CreateRefAsync("opv-gone", "127.96.91.40:6379", "app=opv-gone", null, "--no-unix");
+        await ax.CreateRefAsync("opv-stays", "127.96.91.41:6379", "app=opv-gone", null, "--no-unix");
+        var gone = await ax.RunUnderAxAsync([], ["redis-cli", "-h", "127.96.91.40", "-p", "6379", "PING"]);
+        var stays = await ax.RunUnderAxAsync([], ["redis-cli", "-h", "127.96.91.41", "-p", "6379", "PING"]);
+        Assert.True(gone.Stdout.Trim() == "PONG" && stays.Stdout.Trim() == "PONG", gone + "\n" + stays);
+        Assert.Equal(1, Value(await ax.ScrapeAsync(), "ax_connections_total{ref=\"opv-gone\",mode=\"fast\",decision=\"allowed\"}"));
+
+        var deleted = await ax.AxAsync("delete", "ref", "opv-gone");
+        Assert.True(deleted.ExitCode == 0, deleted.ToString());
+        var after = await ax.ScrapeAsync();
+
+        Assert.DoesNotContain(after.Keys, k => k.Contains("ref=\"opv-gone\"", StringComparison.Ordinal));
+        Assert.Equal(1, Value(after, "ax_connections_total{ref=\"opv-stays\",mode=\"fast\",decision=\"allowed\"}"));
+    }
+
+    [Fact]
     public async Task BashCompletion_CompletesCommandsAndOutputFormats()
     {
         var script = await ax.AxAsync("completion", "bash");

@@ -2,6 +2,8 @@ using System.Text.Json;
 using Istio.AppSwitch.Functional.Tests.Harness;
 using Istio.AppSwitch.Tests.Common.Tools;
 using Istio.AppSwitch.Tests.Common.Xds;
+using Istio.AppSwitch.Xds.Resources;
+using Istio.AppSwitch.Xds.Tests.Resources;
 using static Istio.AppSwitch.Tests.Common.Xds.XdsTestResources;
 
 namespace Istio.AppSwitch.Functional.Tests;
@@ -86,6 +88,73 @@ public sealed class XdsAgentTests : IAsyncLifetime
 
         Assert.Equal("reply=srv-c:ping peer=127.96.5.1:7000 nodelay=1", reply);
         Assert.Contains("xds-agent: applied replace", agent.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DaemonWithPilot_CorpusRoutesAndDestinationRule_DescribeNamesTheIstioResources()
+    {
+        // istioctl describe's testdata: route config http.8080 (every route from VirtualService default/bookinfo) and the
+        // v1 subset cluster of DestinationRule default/productpage, pushed as istiod would, with loopback endpoints and
+        // VIP listeners of this test's own (127.96.93.0/24). The test's own cluster is the one the routes name.
+        var dump = ConfigDumpReader.Read(Corpus.ReadText(Corpus.RouteRetriesAndCluster));
+        Assert.True(dump.Succeeded, string.Join("; ", dump.Errors));
+        var subset = dump.DynamicClusters.Single().Resource;
+        var routes = dump.DynamicRouteConfigurations.Single().Resource;
+        const string productpage = "outbound|9080||productpage.default.svc.cluster.local";
+        var port = await StartEchoAsync("productpage-v1");
+        await StartDaemonAsync(["--pilot", $"127.0.0.1:{_server.Port}", "--node-id", NodeId]);
+
+        await NextRequestAsync(ClusterType);
+        await _server.PushAsync(XdsManagementServer.DeltaResponse(ClusterType, "c1", [(subset.Name, "c1", subset), (productpage, "c1", EdsCluster(productpage))]));
+        await NextRequestAsync(EndpointType);
+        await _server.PushAsync(XdsManagementServer.DeltaResponse(EndpointType, "e1",
+            [(subset.Name, "e1", Endpoints(subset.Name, port, "127.0.0.1")), (productpage, "e1", Endpoints(productpage, port, "127.0.0.1"))]));
+        await NextRequestAsync(ListenerType);
+        var http = HttpListener("127.96.93.2_9080", 9080, routes.Name);
+        http.Address.SocketAddress.Address = "127.96.93.2";
+        await _server.PushAsync(XdsManagementServer.DeltaResponse(ListenerType, "l1",
+            [("127.96.93.1_9080", "l1", TcpListener("127.96.93.1_9080", "127.96.93.1", 9080, subset.Name)), ("127.96.93.2_9080", "l1", http)]));
+        await NextRequestAsync(RouteType);
+        await _server.PushAsync(XdsManagementServer.DeltaResponse(RouteType, "r1", [(routes.Name, "r1", routes)]));
+
+        var described = await DescribeWhenPresentAsync("127.96.93.1:9080");
+        Assert.Contains("Istio resources: DestinationRule default/productpage\n", described, StringComparison.Ordinal);
+        Assert.Contains("Mode:         fast", described, StringComparison.Ordinal);
+        // The rule is live: a real client reaches the subset's endpoint through it.
+        Assert.Equal("reply=productpage-v1:ping peer=127.96.93.1:9080 nodelay=1", await ConnectAsync("127.96.93.1", 9080));
+
+        await DescribeWhenPresentAsync("127.96.93.2:9080");
+        var json = await ExternalProcess.RunAsync(AxEnvironment.AxPath, ["describe", "ref", "127.96.93.2:9080", "-o", "json", "--api", ApiSocket], TimeSpan.FromSeconds(30));
+        Assert.True(json.ExitCode == 0, json.ToString());
+        using var document = JsonDocument.Parse(json.Stdout);
+        var resource = Assert.Single(document.RootElement.GetProperty("istioResources").EnumerateArray());
+        Assert.Equal("VirtualService", resource.GetProperty("kind").GetString());
+        Assert.Equal("default", resource.GetProperty("namespace").GetString());
+        Assert.Equal("bookinfo", resource.GetProperty("name").GetString());
+        Assert.Equal("/apis/networking.istio.io/v1alpha3/namespaces/default/virtual-service/bookinfo", resource.GetProperty("raw").GetString());
+        var yaml = await ExternalProcess.RunAsync(AxEnvironment.AxPath, ["describe", "ref", "127.96.93.2:9080", "-o", "yaml", "--api", ApiSocket], TimeSpan.FromSeconds(30));
+        Assert.Contains("kind: VirtualService", yaml.Stdout, StringComparison.Ordinal);
+    }
+
+    // ax describe ref KEY, retried until the agent has pushed the service (the daemon answers 404 before).
+    private async Task<string> DescribeWhenPresentAsync(string key)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var result = await ExternalProcess.RunAsync(AxEnvironment.AxPath, ["describe", "ref", key, "--api", ApiSocket], TimeSpan.FromSeconds(30));
+            if (result.ExitCode == 0 && result.Stdout.Contains("Istio resources:", StringComparison.Ordinal))
+            {
+                return result.Stdout.ReplaceLineEndings("\n");
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"ax describe ref {key} never named its Istio resources: {result}");
+            }
+
+            await Task.Delay(100);
+        }
     }
 
     private async Task<int> StartEchoAsync(string name)
@@ -173,10 +242,11 @@ public sealed class XdsAgentTests : IAsyncLifetime
         }
     }
 
-    private async Task<string> ConnectAsync(string vip)
+    private async Task<string> ConnectAsync(string vip, int port = 7000)
     {
         var result = await ExternalProcess.RunAsync(AxEnvironment.AxPath,
-            ["run", "--api", ApiSocket, "--", "python3", Path.Combine(Programs, "client.py"), vip, "7000", "ping"], TimeSpan.FromSeconds(60));
+            ["run", "--api", ApiSocket, "--", "python3", Path.Combine(Programs, "client.py"), vip, port.ToString(System.Globalization.CultureInfo.InvariantCulture), "ping"],
+            TimeSpan.FromSeconds(60));
         Assert.True(result.ExitCode == 0, result.ToString());
         return result.Stdout.Trim();
     }

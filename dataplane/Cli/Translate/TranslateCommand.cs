@@ -104,9 +104,13 @@ public static class TranslateCommand
         return 0;
     }
 
+    // The Istio resources behind a rule, as istioctl names them (Kind ns/name); the raw paths are in -o json.
+    private static string IstioResources(System.Collections.Immutable.ImmutableArray<IstioResource> resources) =>
+        string.Join(", ", resources.Select(r => r.ToString()));
+
     private static void WriteTables(MeshTranslation translation, TextWriter stdout)
     {
-        var outbound = new TableWriter("SERVICE", "PROTOCOL", "MODE", "REASONS", "DESTINATIONS", "DNS");
+        var outbound = new TableWriter("SERVICE", "PROTOCOL", "MODE", "REASONS", "DESTINATIONS", "DNS", "ISTIO");
         foreach (var o in translation.Outbound)
         {
             outbound.Add(
@@ -115,12 +119,13 @@ public static class TranslateCommand
                 TranslationJsonWriter.Snake(o.Mode),
                 Reasons(o.Causes),
                 string.Join(",", o.Destinations.Select(d => o.Destinations.Length > 1 ? $"{d.Cluster}={d.Weight}" : d.Cluster)),
-                o.DnsNames.FirstOrDefault());
+                o.DnsNames.FirstOrDefault(),
+                IstioResources(o.IstioResources));
         }
         stdout.WriteLine("OUTBOUND");
         outbound.WriteTo(stdout);
 
-        var inbound = new TableWriter("PORT", "PROTOCOL", "MTLS", "MODE", "REASONS", "RBAC", "CLUSTER");
+        var inbound = new TableWriter("PORT", "PROTOCOL", "MTLS", "MODE", "REASONS", "RBAC", "CLUSTER", "ISTIO");
         foreach (var i in translation.Inbound)
         {
             inbound.Add(
@@ -130,7 +135,8 @@ public static class TranslateCommand
                 TranslationJsonWriter.Snake(i.Mode),
                 Reasons(i.Causes),
                 string.Join(";", i.Rbac.Engines.Select(e => $"{TranslationJsonWriter.Snake(e.Action)}:{e.Policies.Length}")),
-                i.Cluster);
+                i.Cluster,
+                IstioResources(i.IstioResources));
         }
         stdout.WriteLine();
         stdout.WriteLine("INBOUND");

@@ -63,6 +63,12 @@ public sealed record MeshInboundPortDto
     /// <c>Istio.AppSwitch.Rbac.RbacJson</c>; absent for none (allow all).
     /// </summary>
     public System.Text.Json.JsonElement? Rbac { get; init; }
+
+    /// <summary>
+    /// The Istio resources behind the port (the AuthorizationPolicies its RBAC was generated from, and what istiod named in
+    /// the inbound listener's metadata); for people. Optional; at most <see cref="MeshIstioResourceDto.MaxPerRule"/>.
+    /// </summary>
+    public List<MeshIstioResourceDto>? IstioResources { get; init; }
 }
 
 /// <summary>The answer to <c>POST /v1/mesh</c>.</summary>
@@ -107,6 +113,42 @@ public sealed record MeshServiceDto
 
     /// <summary>The listener it came from, for people.</summary>
     public string? Listener { get; init; }
+
+    /// <summary>
+    /// The Istio resources that produced the service (VirtualService, DestinationRule, Sidecar), as istiod named them in
+    /// the Envoy resources' metadata; for people (<c>ax describe ref</c>). Optional; at most
+    /// <see cref="MeshIstioResourceDto.MaxPerRule"/>.
+    /// </summary>
+    public List<MeshIstioResourceDto>? IstioResources { get; init; }
+}
+
+/// <summary>An Istio resource behind a mesh rule, as <c>istioctl x describe</c> names it: <c>VirtualService default/bookinfo</c>.</summary>
+public sealed record MeshIstioResourceDto
+{
+    /// <summary>The most resources one service or inbound port may carry.</summary>
+    public const int MaxPerRule = 64;
+
+    /// <summary>The longest kind, namespace or name (a Kubernetes name is at most 253 characters).</summary>
+    public const int MaxNameLength = 253;
+
+    /// <summary>The longest <see cref="Raw"/>.</summary>
+    public const int MaxRawLength = 1024;
+
+    /// <summary>The kind (<c>VirtualService</c>, <c>DestinationRule</c>, <c>AuthorizationPolicy</c>, ...): letters only.</summary>
+    public string? Kind { get; init; }
+
+    /// <summary>Its namespace; absent when the source named none.</summary>
+    public string? Namespace { get; init; }
+
+    /// <summary>Its name.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>
+    /// What it was read from, unchanged: istiod's metadata path
+    /// (<c>/apis/networking.istio.io/v1alpha3/namespaces/default/virtual-service/bookinfo</c>) or the RBAC policy name
+    /// (<c>ns[default]-policy[httpbin]-rule[0]</c>).
+    /// </summary>
+    public string? Raw { get; init; }
 }
 
 /// <summary>A cluster and its share of a service's connections.</summary>

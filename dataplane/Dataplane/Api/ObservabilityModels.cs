@@ -107,6 +107,13 @@ public sealed record RefDescriptionDto
     /// <summary>Inbound RBAC that applies to the services it matches.</summary>
     public List<string>? Rbac { get; init; }
 
+    /// <summary>
+    /// The Istio resources that produced the rule, as <c>istioctl x describe</c> names them: for a mesh service its
+    /// VirtualService, DestinationRule and Sidecar; for a ref, the AuthorizationPolicies on its services' inbound ports.
+    /// Absent when istiod named none (or the rules came from elsewhere).
+    /// </summary>
+    public List<MeshIstioResourceDto>? IstioResources { get; init; }
+
     /// <summary>Its connection counts by mode and decision since the daemon started.</summary>
     public required Dictionary<string, long> Connections { get; init; }
 }

@@ -24,6 +24,9 @@ public sealed record InboundPolicy(
     ImmutableArray<string> Reasons,
     RbacModel Rbac)
 {
+    /// <summary>The Istio resources behind the port (its AuthorizationPolicies), for <c>ax describe</c>; empty when none were named.</summary>
+    public ImmutableArray<IstioResourceRef> IstioResources { get; init; } = [];
+
     /// <summary>
     /// True when nothing needs checking: a fast or passthrough port with no RBAC. The accept is then left to the
     /// kernel (one CONTINUE), exactly as for a port with no policy.

@@ -121,10 +121,11 @@ internal static class MeshInboundValidator
                 errors.Add(new FieldError(at, $"{at}: {ex.Problem}"));
             }
         }
+        var resources = IstioResourceRef.Validate(dto.IstioResources, field, errors);
         if (errors.Count != count)
         {
             return null;
         }
-        return new InboundPolicy(dto.Key!, selector!, (ushort)dto.Port, mode, [.. reasons], rbac);
+        return new InboundPolicy(dto.Key!, selector!, (ushort)dto.Port, mode, [.. reasons], rbac) { IstioResources = resources };
     }
 }

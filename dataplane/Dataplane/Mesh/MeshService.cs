@@ -49,6 +49,9 @@ public sealed record MeshService(
     /// <summary>The most retries a service may ask for: each one is another connect inside the application's call.</summary>
     public const int MaxConnectRetries = 10;
 
+    /// <summary>The Istio resources that produced the service, for <c>ax describe ref</c>; empty when the agent named none.</summary>
+    public ImmutableArray<IstioResourceRef> IstioResources { get; init; } = [];
+
     /// <summary>The name the service's route has in the routing index; no user ref can have it (names have no '/').</summary>
     public string RouteName => RouteNameOf(Key);
 

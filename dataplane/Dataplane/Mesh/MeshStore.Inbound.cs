@@ -78,5 +78,6 @@ public sealed partial class MeshStore
             Mode = p.Mode.ToString().ToLowerInvariant(),
             Reasons = p.Reasons.IsEmpty ? null : [.. p.Reasons],
             Rbac = p.Rbac.Engines.IsEmpty && p.Rbac.ShadowPolicyCount == 0 ? null : RbacJson.ToElement(p.Rbac),
+            IstioResources = IstioResourceRef.ToDtos(p.IstioResources),
         })];
 }

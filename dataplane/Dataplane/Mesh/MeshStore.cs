@@ -208,6 +208,7 @@ public sealed partial class MeshStore
         HashOnSourceIp = service.HashOnSourceIp,
         ConnectRetries = service.ConnectRetries,
         Listener = service.Listener,
+        IstioResources = IstioResourceRef.ToDtos(service.IstioResources),
     };
 
     private static MeshClusterDto ToDto(UpstreamCluster cluster, long now)

@@ -286,12 +286,16 @@ internal static class MeshUpdateValidator
         {
             errors.Add(new FieldError($"{field}.connectRetries", $"{field}.connectRetries: must be 0 to {MeshService.MaxConnectRetries}"));
         }
+        var resources = IstioResourceRef.Validate(dto.IstioResources, field, errors);
         if (errors.Count != count)
         {
             return null;
         }
         return new MeshService(dto.Key!, vip!, [.. dto.DnsNames ?? []], mode, [.. dto.Reasons ?? []], destinations.ToImmutable(),
-            dto.HashOnSourceIp, dto.ConnectRetries, dto.Listener);
+            dto.HashOnSourceIp, dto.ConnectRetries, dto.Listener)
+        {
+            IstioResources = resources,
+        };
     }
 
     /// <summary>A service's or an inbound port's <c>mode</c>; absent is <c>fast</c>.</summary>

@@ -135,6 +135,26 @@ public sealed class DataplaneTelemetry
     /// <summary>The time events are stamped with. Publishers of other events check <see cref="EventHub.IsActive"/> first.</summary>
     public DateTimeOffset Now => _time.GetUtcNow();
 
+    /// <summary>
+    /// Drops the connection counts of a ref that no longer exists, so that its series leave <c>/metrics</c> and the label
+    /// set does not grow with every ref ever made. A connect decided for it in the same instant may bring one series
+    /// back with its count; a ref made again with the name starts from zero (a counter reset, as after a restart).
+    /// </summary>
+    public void ForgetRef(string refName) => _connections.TryRemove(refName, out _);
+
+    /// <summary>Drops the counts of every ref whose name <paramref name="gone"/> says no longer exists (mesh services after an update).</summary>
+    public void ForgetRefs(Func<string, bool> gone)
+    {
+        ArgumentNullException.ThrowIfNull(gone);
+        foreach (var name in _connections.Keys)
+        {
+            if (gone(name))
+            {
+                _connections.TryRemove(name, out _);
+            }
+        }
+    }
+
     /// <summary>Outbound connection counts: (ref, mode, decision, count), non-zero ones only.</summary>
     public IEnumerable<(string Ref, ConnectMode Mode, ConnectOutcome Outcome, long Count)> Connections()
     {

@@ -119,4 +119,23 @@ public sealed class TelemetryTests
     {
         public override DateTimeOffset GetUtcNow() => now;
     }
+
+    [Fact]
+    public void ForgetRef_DeletedRef_ItsCountsGoAndOthersStay()
+    {
+        var telemetry = new DataplaneTelemetry();
+        telemetry.Connect(App, ConnectMode.Fast, ConnectOutcome.Allowed, "gone", Endpoint("127.96.91.1:6379"), Endpoint("127.0.0.1:6379"));
+        telemetry.Connect(App, ConnectMode.Fast, ConnectOutcome.Allowed, "kept", Endpoint("127.96.91.2:6379"), Endpoint("127.0.0.1:6379"));
+        telemetry.Connect(App, ConnectMode.Fast, ConnectOutcome.Allowed, "mesh/127.96.91.3:80", Endpoint("127.96.91.3:80"), Endpoint("127.0.0.1:80"));
+        telemetry.Connect(App, ConnectMode.Fast, ConnectOutcome.Allowed, "mesh/127.96.91.4:80", Endpoint("127.96.91.4:80"), Endpoint("127.0.0.1:80"));
+
+        telemetry.ForgetRef("gone");
+        telemetry.ForgetRefs(name => name == "mesh/127.96.91.3:80");
+
+        Assert.Equal(["kept", "mesh/127.96.91.4:80"], telemetry.Connections().Select(c => c.Ref));
+        Assert.Empty(telemetry.ConnectionsOf("gone"));
+        // Made again, the name counts from zero.
+        telemetry.Connect(App, ConnectMode.Fast, ConnectOutcome.Refused, "gone", Endpoint("127.96.91.1:6379"), default);
+        Assert.Equal(new Dictionary<string, long> { ["fast/refused"] = 1 }, telemetry.ConnectionsOf("gone"));
+    }
 }

@@ -193,7 +193,7 @@ public sealed class MeshTranslatorDeathStarBenchTests(DeathStarBenchDumpFixture 
         Assert.Equal(["schema", "outbound", "inbound", "clusters", "diagnostics"], json.Select(p => p.Key));
         var service = json["outbound"]!.AsArray().Single(o => (string?)o!["key"] == "10.68.54.170:27017")!.AsObject();
         Assert.Equal(
-            ["key", "address", "prefix_length", "port", "dns_names", "listener", "route_config", "protocol", "mode", "reasons", "destinations", "hash_on_source_ip", "connect_retries", "timeout_ms"],
+            ["key", "address", "prefix_length", "port", "dns_names", "listener", "route_config", "protocol", "mode", "reasons", "destinations", "hash_on_source_ip", "connect_retries", "timeout_ms", "istio_resources"],
             service.Select(p => p.Key));
         Assert.Equal("fast", (string?)service["mode"]);
         Assert.Equal("tcp", (string?)service["protocol"]);

@@ -74,7 +74,8 @@ internal static class MeshDtoEquality
     public static bool Equal(MeshServiceDto a, MeshServiceDto b) =>
         a.Key == b.Key && a.Vip == b.Vip && a.Mode == b.Mode && a.HashOnSourceIp == b.HashOnSourceIp &&
         a.ConnectRetries == b.ConnectRetries && a.Listener == b.Listener &&
-        SequenceEqual(a.DnsNames, b.DnsNames) && SequenceEqual(a.Reasons, b.Reasons) && SequenceEqual(a.Clusters, b.Clusters);
+        SequenceEqual(a.DnsNames, b.DnsNames) && SequenceEqual(a.Reasons, b.Reasons) && SequenceEqual(a.Clusters, b.Clusters) &&
+        SequenceEqual(a.IstioResources, b.IstioResources);
 
     public static bool Equal(MeshClusterDto a, MeshClusterDto b) =>
         a.Name == b.Name && a.LbPolicy == b.LbPolicy && a.ChoiceCount == b.ChoiceCount &&
@@ -84,9 +85,9 @@ internal static class MeshDtoEquality
 
     public static bool Equal(MeshInboundPortDto a, MeshInboundPortDto b) =>
         a.Key == b.Key && a.Selector == b.Selector && a.Port == b.Port && a.Mode == b.Mode && SequenceEqual(a.Reasons, b.Reasons) &&
-        (a.Rbac?.GetRawText() ?? "") == (b.Rbac?.GetRawText() ?? "");
+        (a.Rbac?.GetRawText() ?? "") == (b.Rbac?.GetRawText() ?? "") && SequenceEqual(a.IstioResources, b.IstioResources);
 
-    // The element records (weighted clusters, endpoints) hold no lists, so their own equality is by value.
+    // The element records (weighted clusters, endpoints, Istio resources) hold no lists, so their own equality is by value.
     private static bool SequenceEqual<T>(List<T>? a, List<T>? b) =>
         (a is null || a.Count == 0) ? (b is null || b.Count == 0) : b is not null && a.SequenceEqual(b);
 }

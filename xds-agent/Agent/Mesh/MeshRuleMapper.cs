@@ -128,6 +128,7 @@ public static class MeshRuleMapper
                 Mode = ModeName(port.Mode),
                 Reasons = port.Causes.IsDefaultOrEmpty ? null : [.. port.Causes.Select(c => c.Code).Distinct(StringComparer.Ordinal)],
                 Rbac = port.Rbac.Engines.IsDefaultOrEmpty ? null : RbacJson.ToElement(port.Rbac),
+                IstioResources = ToDtos(port.IstioResources),
             };
         }
 
@@ -233,7 +234,36 @@ public static class MeshRuleMapper
             HashOnSourceIp = service.HashOnSourceIp,
             ConnectRetries = Math.Clamp(service.ConnectRetries, 0, MaxConnectRetries),
             Listener = service.Listener,
+            IstioResources = ToDtos(service.IstioResources),
         };
+    }
+
+    /// <summary>
+    /// The resources the daemon takes: an entry it would refuse (a text too long, a kind that is not a word) is left out,
+    /// and the list is cut at <see cref="MeshIstioResourceDto.MaxPerRule"/>: they are for people, and the daemon refuses a
+    /// whole batch for one bad entry. Null for none.
+    /// </summary>
+    public static List<MeshIstioResourceDto>? ToDtos(ImmutableArray<IstioResource> resources)
+    {
+        if (resources.IsDefaultOrEmpty)
+        {
+            return null;
+        }
+
+        var list = resources
+            .Where(r => r.Kind.Length is > 0 and <= MeshIstioResourceDto.MaxNameLength && r.Kind.All(char.IsAsciiLetter) &&
+                r.Name.Length is > 0 and <= MeshIstioResourceDto.MaxNameLength && r.Namespace.Length <= MeshIstioResourceDto.MaxNameLength &&
+                !(r.Name + r.Namespace).Any(char.IsControl))
+            .Take(MeshIstioResourceDto.MaxPerRule)
+            .Select(r => new MeshIstioResourceDto
+            {
+                Kind = r.Kind,
+                Namespace = r.Namespace.Length == 0 ? null : r.Namespace,
+                Name = r.Name,
+                Raw = r.Raw.Length is 0 or > MeshIstioResourceDto.MaxRawLength || r.Raw.Any(char.IsControl) ? null : r.Raw,
+            })
+            .ToList();
+        return list.Count == 0 ? null : list;
     }
 
     private static MeshClusterDto ToDto(ClusterPolicy cluster, ref int nonIp, ImmutableArray<string>.Builder fallbacks)

@@ -101,7 +101,14 @@ public sealed record OutboundService(
     ImmutableArray<WeightedDestination> Destinations,
     bool HashOnSourceIp,
     int ConnectRetries,
-    TimeSpan? Timeout);
+    TimeSpan? Timeout)
+{
+    /// <summary>
+    /// The Istio resources behind the service, ordered and without repeats: the listener's (Sidecar), the routes' of its
+    /// virtual host (VirtualService) and its clusters' (DestinationRule), as istiod named them in metadata.
+    /// </summary>
+    public ImmutableArray<IstioResource> IstioResources { get; init; } = [];
+}
 
 /// <summary>How the cluster finds its endpoints (<c>Cluster.type</c>).</summary>
 public enum ClusterDiscovery
@@ -222,7 +229,11 @@ public sealed record ClusterPolicy(
     ImmutableArray<string> ServiceHosts,
     ImmutableArray<EndpointPolicy> Endpoints,
     bool HasEndpointAssignment,
-    double HealthyPanicThreshold = 50);
+    double HealthyPanicThreshold = 50)
+{
+    /// <summary>The Istio resource named in the cluster's <c>metadata.filter_metadata.istio.config</c> (its DestinationRule), if any.</summary>
+    public ImmutableArray<IstioResource> IstioResources { get; init; } = [];
+}
 
 /// <summary>Health of an endpoint as EDS reports it.</summary>
 public enum EndpointHealth
@@ -307,7 +318,14 @@ public sealed record InboundPort(
     ImmutableArray<ChainCause> Causes,
     RbacModel Rbac,
     bool RequiresPeerIdentity,
-    string? Cluster);
+    string? Cluster)
+{
+    /// <summary>
+    /// The Istio resources behind the port, ordered and without repeats: the AuthorizationPolicies its RBAC policies were
+    /// generated from, and whatever istiod named in the listener's, chains' and inbound routes' metadata.
+    /// </summary>
+    public ImmutableArray<IstioResource> IstioResources { get; init; } = [];
+}
 
 /// <summary>How bad a diagnostic is.</summary>
 public enum DiagnosticSeverity

@@ -20,7 +20,8 @@ public static partial class MeshTranslator
         ServiceProtocol Protocol,
         RbacModel Rbac,
         ImmutableArray<ChainCause> Causes,
-        string? Cluster);
+        string? Cluster,
+        ImmutableArray<IstioResource> Sources);
 
     private static IEnumerable<InboundPort> TranslateInbound(Listener listener, Context context)
     {
@@ -65,7 +66,10 @@ public static partial class MeshTranslator
                 RouteAnalyzer.Dedupe(causes),
                 rbac,
                 requiresIdentity,
-                clusters.Count == 1 ? clusters[0] : null);
+                clusters.Count == 1 ? clusters[0] : null)
+            {
+                IstioResources = IstioResource.Distinct(chains.SelectMany(c => c.Sources)),
+            };
         }
     }
 
@@ -78,11 +82,14 @@ public static partial class MeshTranslator
         string? cluster = null;
         var name = chain.Name.Length > 0 ? chain.Name : listener.Name;
         var tls = chain.TransportSocket is not null || chain.FilterChainMatch?.TransportProtocol == "tls";
+        var sources = new List<IstioResource>();
+        sources.AddRange(new[] { IstioResource.FromMetadata(listener.Metadata), IstioResource.FromMetadata(chain.Metadata) }.OfType<IstioResource>());
         foreach (var filter in chain.Filters)
         {
             if (filter.TypedConfig.TryUnpackConfig(out NetworkRbac? networkRbac))
             {
                 shadows += networkRbac.ShadowRules?.Policies.Count ?? 0;
+                ShadowSources(networkRbac.ShadowRules, sources);
                 if (RbacTranslator.Translate(networkRbac.Rules, RbacFilterLayer.Network) is { } engine)
                 {
                     engines.Add(engine);
@@ -104,6 +111,7 @@ public static partial class MeshTranslator
                     if (httpFilter.TypedConfig.TryUnpackConfig(out HttpRbac? httpRbac))
                     {
                         shadows += httpRbac.ShadowRules?.Policies.Count ?? 0;
+                        ShadowSources(httpRbac.ShadowRules, sources);
                         if (RbacTranslator.Translate(httpRbac.Rules, RbacFilterLayer.Http) is { } engine)
                         {
                             engines.Add(engine);
@@ -132,6 +140,7 @@ public static partial class MeshTranslator
                     {
                         var routed = RouteAnalyzer.Analyze(hcm.RouteConfig, host);
                         causes.AddRange(routed.Causes);
+                        sources.AddRange(routed.Sources);
                         cluster ??= routed.Destinations.Length == 1 ? routed.Destinations[0].Cluster : null;
                     }
                 }
@@ -141,6 +150,25 @@ public static partial class MeshTranslator
                 causes.Add(cause with { Detail = $"chain {name}: {cause.Detail}" });
             }
         }
-        return new InboundChain(name, tls, protocol, new RbacModel(engines.ToImmutable(), shadows), RouteAnalyzer.Dedupe(causes), cluster);
+        var rbac = new RbacModel(engines.ToImmutable(), shadows);
+        sources.AddRange(IstioResource.FromRbac(rbac));
+        return new InboundChain(name, tls, protocol, rbac, RouteAnalyzer.Dedupe(causes), cluster, IstioResource.Distinct(sources));
+    }
+
+    // Shadow rules are not enforced, but they are how istiod carries CUSTOM (ext_authz) and dry-run policies: they are
+    // still Istio resources that shaped the port.
+    private static void ShadowSources(Envoy.Config.Rbac.V3.RBAC? shadow, List<IstioResource> sources)
+    {
+        if (shadow is null)
+        {
+            return;
+        }
+        foreach (var name in shadow.Policies.Keys)
+        {
+            if (IstioResource.ParseRbacPolicyName(name) is { } resource)
+            {
+                sources.Add(resource);
+            }
+        }
     }
 }

@@ -18,7 +18,8 @@ public static partial class MeshTranslator
         ImmutableArray<ChainCause> Causes,
         ImmutableArray<WeightedDestination> Destinations,
         bool HashOnSourceIp,
-        HttpConnectionManager? ConnectionManager);
+        HttpConnectionManager? ConnectionManager,
+        ImmutableArray<IstioResource> Sources);
 
     private static IEnumerable<OutboundService> TranslateOutbound(Listener listener, Context context)
     {
@@ -209,14 +210,15 @@ public static partial class MeshTranslator
             RouteAnalyzer.Dedupe(causes),
             destinations,
             hashOnSourceIp,
-            hcm);
+            hcm,
+            ListenerSources(listener, chain));
     }
 
     private static ChainOutcome Merge(List<ChainOutcome> outcomes, string listener)
     {
         if (outcomes.Count == 0)
         {
-            return new ChainOutcome(ServiceProtocol.Tcp, [new ChainCause(ChainReason.DynamicClusterSpecifier, $"listener {listener}: no tcp_proxy")], [], false, null);
+            return new ChainOutcome(ServiceProtocol.Tcp, [new ChainCause(ChainReason.DynamicClusterSpecifier, $"listener {listener}: no tcp_proxy")], [], false, null, []);
         }
         var first = outcomes[0];
         var causes = outcomes.SelectMany(o => o.Causes).ToList();
@@ -225,7 +227,13 @@ public static partial class MeshTranslator
             causes.Add(new ChainCause(ChainReason.FilterChainMatch, $"listener {listener}: filter chains go to different clusters"));
         }
         var destinations = outcomes.SelectMany(o => o.Destinations).DistinctBy(d => d.Cluster).ToImmutableArray();
-        return first with { Causes = RouteAnalyzer.Dedupe(causes), Destinations = destinations, HashOnSourceIp = outcomes.Any(o => o.HashOnSourceIp) };
+        return first with
+        {
+            Causes = RouteAnalyzer.Dedupe(causes),
+            Destinations = destinations,
+            HashOnSourceIp = outcomes.Any(o => o.HashOnSourceIp),
+            Sources = IstioResource.Distinct(outcomes.SelectMany(o => o.Sources)),
+        };
     }
 
     private static ChainOutcome Combine(ChainOutcome hcm, RouteOutcome routed) =>
@@ -234,6 +242,7 @@ public static partial class MeshTranslator
             Causes = RouteAnalyzer.Dedupe(hcm.Causes.Concat(routed.Causes)),
             Destinations = routed.Destinations,
             HashOnSourceIp = routed.HashOnSourceIp,
+            Sources = IstioResource.Distinct(hcm.Sources.Concat(routed.Sources)),
         };
 
     private static bool SameDestinations(ImmutableArray<WeightedDestination> a, ImmutableArray<WeightedDestination> b) =>
@@ -251,7 +260,8 @@ public static partial class MeshTranslator
         ChainOutcome outcome,
         int retries,
         TimeSpan? timeout,
-        Context context)
+        Context context,
+        IEnumerable<IstioResource>? resources = null)
     {
         var causes = outcome.Causes.ToList();
         var modes = new List<TranslationMode>();
@@ -294,8 +304,16 @@ public static partial class MeshTranslator
             outcome.Destinations,
             outcome.HashOnSourceIp,
             retries,
-            timeout);
+            timeout)
+        {
+            IstioResources = IstioResource.Distinct((resources ?? []).Concat(outcome.Sources).Concat(outcome.Destinations
+                .SelectMany(d => context.Clusters.TryGetValue(d.Cluster, out var c) ? c.IstioResources : []))),
+        };
     }
+
+    // istiod names a Sidecar or Gateway on the listener or its chains in some versions; the corpus's 1.18 dumps do not.
+    private static ImmutableArray<IstioResource> ListenerSources(Listener listener, FilterChain chain) =>
+        IstioResource.Distinct(new[] { IstioResource.FromMetadata(listener.Metadata), IstioResource.FromMetadata(chain.Metadata) }.OfType<IstioResource>());
 
     private static ImmutableArray<string> Names(VirtualHost host) =>
         host.Domains.Where(d => d != "*").Select(StripPort)

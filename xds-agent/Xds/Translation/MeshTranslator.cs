@@ -218,7 +218,10 @@ public static partial class MeshTranslator
             ServiceHosts(cluster),
             assignment is null ? [] : Endpoints(assignment),
             assignment is not null,
-            cluster.CommonLbConfig?.HealthyPanicThreshold?.Value ?? 50);
+            cluster.CommonLbConfig?.HealthyPanicThreshold?.Value ?? 50)
+        {
+            IstioResources = IstioResource.FromMetadata(cluster.Metadata) is { } source ? [source] : [],
+        };
     }
 
     private static UpstreamTlsMode UpstreamTls(Cluster cluster)

@@ -12,7 +12,8 @@ internal sealed record RouteOutcome(
     ImmutableArray<ChainCause> Causes,
     bool HashOnSourceIp,
     int ConnectRetries,
-    TimeSpan? Timeout);
+    TimeSpan? Timeout,
+    ImmutableArray<IstioResource> Sources);
 
 /// <summary>
 /// Reduces a virtual host to one destination set plus the reasons it cannot be decided per connection. A connection
@@ -48,8 +49,18 @@ internal static class RouteAnalyzer
         var retries = int.MaxValue;
         TimeSpan? timeout = null;
         var catchAll = false;
+        var sources = new List<IstioResource>();
+        if (IstioResource.FromMetadata(host.Metadata) is { } hostSource)
+        {
+            sources.Add(hostSource);
+        }
         foreach (var route in host.Routes)
         {
+            // istiod names the VirtualService on each route it generated (the default route of a service has none).
+            if (IstioResource.FromMetadata(route.Metadata) is { } routeSource)
+            {
+                sources.Add(routeSource);
+            }
             var where = $"route {(route.Name.Length > 0 ? route.Name : "#" + sets.Count)} of {host.Name}";
             if (route.RequestHeadersToAdd.Count + route.RequestHeadersToRemove.Count + route.ResponseHeadersToAdd.Count + route.ResponseHeadersToRemove.Count > 0)
             {
@@ -100,7 +111,8 @@ internal static class RouteAnalyzer
             Dedupe(causes),
             hashOnSourceIp,
             retries == int.MaxValue ? 0 : retries,
-            timeout);
+            timeout,
+            IstioResource.Distinct(sources));
     }
 
     internal static ImmutableArray<ChainCause> Dedupe(IEnumerable<ChainCause> causes) => causes.Distinct().ToImmutableArray();

@@ -59,6 +59,7 @@ public static class TranslationJsonWriter
             w.WriteBoolean("hash_on_source_ip", o.HashOnSourceIp);
             w.WriteNumber("connect_retries", o.ConnectRetries);
             Millis(w, "timeout_ms", o.Timeout);
+            Resources(w, o.IstioResources);
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -76,6 +77,7 @@ public static class TranslationJsonWriter
             Reasons(w, i.Causes);
             w.WriteBoolean("requires_peer_identity", i.RequiresPeerIdentity);
             w.WriteString("cluster", i.Cluster);
+            Resources(w, i.IstioResources);
             w.WriteStartObject("rbac");
             w.WriteNumber("shadow_policies", i.Rbac.ShadowPolicyCount);
             w.WriteStartArray("engines");
@@ -136,6 +138,7 @@ public static class TranslationJsonWriter
             w.WriteString("upstream_tls", Snake(c.UpstreamTls));
             w.WriteBoolean("locality_weighted", c.LocalityWeighted);
             Strings(w, "service_hosts", c.ServiceHosts);
+            Resources(w, c.IstioResources);
             w.WriteBoolean("has_endpoint_assignment", c.HasEndpointAssignment);
             w.WriteStartArray("endpoints");
             foreach (var e in c.Endpoints)
@@ -200,6 +203,22 @@ public static class TranslationJsonWriter
             w.WriteString("code", cause.Code);
             w.WriteString("text", cause.Reason.Text());
             w.WriteString("detail", cause.Detail);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    // Each as istioctl names it, with the metadata path or RBAC policy name it was read from.
+    private static void Resources(Utf8JsonWriter w, IEnumerable<IstioResource> resources)
+    {
+        w.WriteStartArray("istio_resources");
+        foreach (var r in resources)
+        {
+            w.WriteStartObject();
+            w.WriteString("kind", r.Kind);
+            w.WriteString("namespace", r.Namespace);
+            w.WriteString("name", r.Name);
+            w.WriteString("raw", r.Raw);
             w.WriteEndObject();
         }
         w.WriteEndArray();
