@@ -211,6 +211,28 @@ public static class ProcFs
     public static bool TryGetStartTime(int pid, out ulong startTime)
     {
         startTime = 0;
+        return TryReadStatFields(pid, out var fields) && fields.Length > 19
+            && ulong.TryParse(fields[19], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out startTime);
+    }
+
+    /// <summary>The state letter (field 3 of /proc/PID/stat: R, S, D, T...) and the parent pid (field 4). Allocates.</summary>
+    public static bool TryGetStateAndParent(int pid, out char state, out int parent)
+    {
+        state = '\0';
+        parent = 0;
+        if (!TryReadStatFields(pid, out var fields) || fields.Length < 2 || fields[0].Length != 1)
+        {
+            return false;
+        }
+        state = fields[0][0];
+        return int.TryParse(fields[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out parent);
+    }
+
+    // The fields of /proc/PID/stat from the third on. The command name (field 2) is in parentheses and may hold spaces
+    // or ')': fields 3 on follow the last ')'.
+    private static bool TryReadStatFields(int pid, out string[] fields)
+    {
+        fields = [];
         string stat;
         try
         {
@@ -220,14 +242,13 @@ public static class ProcFs
         {
             return false;
         }
-        // The command name (field 2) is in parentheses and may hold spaces or ')': fields 3 on follow the last ')'.
         var close = stat.LastIndexOf(')');
         if (close < 0)
         {
             return false;
         }
-        var fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return fields.Length > 19 && ulong.TryParse(fields[19], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out startTime);
+        fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return true;
     }
 
     /// <summary>The process (thread group) that thread <paramref name="tid"/> belongs to, from /proc/TID/status. Allocates.</summary>

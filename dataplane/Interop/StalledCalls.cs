@@ -79,7 +79,7 @@ public static class StalledCalls
     }
 
     private static bool IsStopped(int pid) =>
-        TryReadStat(pid, out var state, out _) && state is 'T' or 't';
+        ProcFs.TryGetStateAndParent(pid, out var state, out _) && state is 'T' or 't';
 
     private static List<int> Tree(int rootPid)
     {
@@ -87,7 +87,7 @@ public static class StalledCalls
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
             if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-                && TryReadStat(pid, out _, out var parent))
+                && ProcFs.TryGetStateAndParent(pid, out _, out var parent))
             {
                 if (!children.TryGetValue(parent, out var list))
                 {
@@ -112,31 +112,5 @@ public static class StalledCalls
             }
         }
         return tree;
-    }
-
-    // /proc/PID/stat: "pid (comm) state ppid ...", where comm may hold spaces and parentheses: read after the last ')'.
-    private static bool TryReadStat(int pid, out char state, out int parent)
-    {
-        state = '\0';
-        parent = 0;
-        string stat;
-        try
-        {
-            stat = File.ReadAllText($"/proc/{pid}/stat");
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-        var end = stat.LastIndexOf(')');
-        if (end < 0 || end + 4 >= stat.Length)
-        {
-            return false;
-        }
-        var fields = stat.AsSpan(end + 2);
-        state = fields[0];
-        var rest = fields[2..];
-        var space = rest.IndexOf(' ');
-        return int.TryParse(space < 0 ? rest : rest[..space], NumberStyles.None, CultureInfo.InvariantCulture, out parent);
     }
 }

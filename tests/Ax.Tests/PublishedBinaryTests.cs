@@ -57,7 +57,7 @@ public sealed class PublishedBinaryTests
         Assert.Equal(125, unreachable.ExitCode);
         Assert.Contains("cannot reach the ax daemon", unreachable.Stderr, StringComparison.Ordinal);
 
-        using var daemon = ExternalProcess.Start(ax, ["daemon"], environment: environment);
+        using var daemon = ExternalProcess.Start(ax, ["daemon", "--keeper-linger", "0s"], environment: environment);
         try
         {
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);

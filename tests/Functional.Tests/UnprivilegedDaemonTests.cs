@@ -63,7 +63,7 @@ public class UnprivilegedDaemon : IAsyncLifetime
         File.SetUnixFileMode(_directory, (UnixFileMode)0b111_101_101);
 
         _daemon = ExternalProcess.Start("setpriv",
-            Owner.Setpriv(AxEnvironment.AxPath, ["daemon", "--api", ApiSocket, .. DaemonArguments]),
+            Owner.Setpriv(AxEnvironment.AxPath, ["daemon", "--api", ApiSocket, "--keeper-linger", "0s", .. DaemonArguments]),
             environment: new Dictionary<string, string>(Environment) { ["Logging__LogLevel__Default"] = "Debug" });
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!File.Exists(ApiSocket) || !File.Exists(LaunchSocket))

@@ -168,7 +168,7 @@ public sealed class XdsAgentTests : IAsyncLifetime
 
     private async Task<ExternalProcess> StartDaemonAsync(string[] extra)
     {
-        var daemon = ExternalProcess.Start(AxEnvironment.AxPath, ["daemon", "--api", ApiSocket, .. extra]);
+        var daemon = ExternalProcess.Start(AxEnvironment.AxPath, ["daemon", "--api", ApiSocket, "--keeper-linger", "0s", .. extra]);
         _processes.Add(daemon);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!File.Exists(ApiSocket) || !File.Exists(ApiSocket + ".launch"))

@@ -22,7 +22,7 @@ public sealed class InjectedPodRunsUnderAxTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _daemon = ExternalProcess.Start(Ax, ["daemon", "--api", Socket]);
+        _daemon = ExternalProcess.Start(Ax, ["daemon", "--api", Socket, "--keeper-linger", "0s"]);
         var deadline = DateTime.UtcNow + Timeout;
         while (!File.Exists(Socket + ".launch"))
         {

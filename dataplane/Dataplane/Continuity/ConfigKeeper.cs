@@ -197,15 +197,7 @@ public sealed partial class ConfigKeeper : IDisposable
         return journal;
     }
 
-    private static byte[] Json(Action<Utf8JsonWriter> write)
-    {
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            write(writer);
-        }
-        return buffer.WrittenSpan.ToArray();
-    }
+    private static byte[] Json(Action<Utf8JsonWriter> write) => Interception.JsonFrames.Value(write);
 
     /// <inheritdoc />
     public void Dispose()

@@ -57,24 +57,7 @@ public static class KeeperProtocol
         writer.WriteRawValue(value, skipInputValidation: true);
     });
 
-    private static byte[] Frame(Action<Utf8JsonWriter> write)
-    {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        buffer.Write<byte>([0, 0, 0, 0]);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            write(writer);
-            writer.WriteEndObject();
-        }
-        var frame = buffer.WrittenSpan.ToArray();
-        if (frame.Length - 4 > MaxFrameBytes)
-        {
-            throw new ArgumentException($"a keeper frame of {frame.Length - 4} bytes is over the limit of {MaxFrameBytes}");
-        }
-        BinaryPrimitives.WriteInt32LittleEndian(frame, frame.Length - 4);
-        return frame;
-    }
+    private static byte[] Frame(Action<Utf8JsonWriter> write) => Interception.JsonFrames.Frame(write, MaxFrameBytes, "a keeper frame");
 }
 
 /// <summary>One decoded frame: the operation (null in an entry), the key, the raw JSON value, and an fd if one came with it.</summary>

@@ -100,26 +100,9 @@ public static class LaunchProtocol
     /// <summary>Decodes a response body; null when it is not a valid response (by hand: it is on the launcher's path, see <see cref="LaunchJson"/>).</summary>
     public static LaunchResponse? DecodeResponse(ReadOnlyMemory<byte> body) => LaunchJson.DecodeResponse(body.Span);
 
-    // The daemon's half: Utf8JsonWriter and JsonDocument, not JsonSerializer, whose metadata costs milliseconds
-    // that two small, fixed messages do not need. The launcher's half does without System.Text.Json (LaunchJson).
-    private static byte[] Frame(Action<Utf8JsonWriter> writeProperties)
-    {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        buffer.Write<byte>([0, 0, 0, 0]); // the length prefix, filled in below
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writeProperties(writer);
-            writer.WriteEndObject();
-        }
-        var frame = buffer.WrittenSpan.ToArray();
-        if (frame.Length - 4 > MaxMessageBytes)
-        {
-            throw new ArgumentException($"launch message is {frame.Length - 4} bytes; the limit is {MaxMessageBytes}");
-        }
-        BinaryPrimitives.WriteInt32LittleEndian(frame, frame.Length - 4);
-        return frame;
-    }
+    // The daemon's half: Utf8JsonWriter and JsonDocument (JsonFrames). The launcher's half does without
+    // System.Text.Json (LaunchJson).
+    private static byte[] Frame(Action<Utf8JsonWriter> writeProperties) => JsonFrames.Frame(writeProperties, MaxMessageBytes, "launch message");
 
     private static T? Decode<T>(ReadOnlyMemory<byte> body, Func<JsonElement, T> read) where T : class
     {
