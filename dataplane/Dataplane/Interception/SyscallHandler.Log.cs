@@ -57,6 +57,9 @@ internal sealed partial class SyscallHandler
         [LoggerMessage(1116, LogLevel.Debug, "{AppId}: held accept dropped: the thread died or was interrupted")]
         public static partial void HeldAcceptGone(ILogger logger, string appId);
 
+        [LoggerMessage(1180, LogLevel.Error, "{AppId}: the daemon is out of fds or memory ({Error}): the call was failed with ENOBUFS rather than let past the policy")]
+        public static partial void DaemonOutOfResources(ILogger logger, string appId, Interop.Errno error);
+
         [LoggerMessage(1104, LogLevel.Error, "{AppId}: handling {Syscall} failed; the call was answered ENOSYS")]
         public static partial void HandlerFailed(ILogger logger, Exception exception, string appId, string syscall);
     }

@@ -758,7 +758,7 @@ internal sealed partial class SyscallHandler
         {
             if (Seccomp.IsIdValid(app.Listener, n.Id))
             {
-                Continue(app, n.Id);
+                ContinueOrFailClosed(app, n.Id, opened);
             }
             return false;
         }
@@ -778,12 +778,30 @@ internal sealed partial class SyscallHandler
         if (error != Errno.Success)
         {
             // EBADF and the like: the kernel will say the same to the application.
-            Continue(app, n.Id);
+            ContinueOrFailClosed(app, n.Id, error);
             return false;
         }
         appSocket = dup!;
         info = Describe(appSocket, knownDomain) with { Fd = fd };
         return true;
+    }
+
+    /// <summary>
+    /// A call ax could not take up: the kernel answers it (CONTINUE), unless the reason is the daemon's own lack of fds
+    /// (EMFILE, ENFILE) or memory. Then the call was to be decided by ax, and letting it through would take it past the
+    /// policy (to a capture ref's original destination, or around a deny): it fails with ENOBUFS, a shortage the
+    /// application may retry, as the kernel reports one.
+    /// </summary>
+    private void ContinueOrFailClosed(InterceptedApp app, ulong id, Errno error)
+    {
+        if (error is Errno.EMFILE or Errno.ENFILE or Errno.ENOMEM)
+        {
+            Interlocked.Increment(ref app.Counters.Failed);
+            Log.DaemonOutOfResources(_logger, app.Record.Id, error);
+            Seccomp.Respond(app.Listener, id, -1, Errno.ENOBUFS);
+            return;
+        }
+        Continue(app, id);
     }
 
     /// <param name="appSocket">The dup of the application's socket.</param>
