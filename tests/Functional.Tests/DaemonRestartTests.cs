@@ -164,12 +164,7 @@ public sealed class DaemonRestartTests(ITestOutputHelper output)
             });
             // An application keeps the keeper busy across the gap (without one, a keeper lingering 0 s would go).
             using var idle = ax.StartUnderAx(["--name", "restart-idle"], ["sleep", "60"]);
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-            while (!(await AppIdsAsync(ax)).Contains("restart-idle", StringComparison.Ordinal))
-            {
-                Assert.True(DateTime.UtcNow < deadline, "the idle app did not start");
-                await Task.Delay(50);
-            }
+            await WaitForAppAsync(ax, "restart-idle");
             await ax.StopDaemonAsync();
             await ax.StartDaemonAsync();
             var mesh = await ax.AxAsync("get", "mesh", "-o", "json");
@@ -196,7 +191,7 @@ public sealed class DaemonRestartTests(ITestOutputHelper output)
             var gate = Path.Combine(Path.GetTempPath(), $"ax-nokeeper-{Guid.NewGuid():N}");
             var probe = ax.StartUnderAx([], ["python3", "-c",
                 "import os,socket,sys,time\nwhile not os.path.exists(sys.argv[1]): time.sleep(0.02)\ntry:\n  socket.create_connection(('127.0.0.1', 9), timeout=5)\nexcept OSError as e:\n  print('errno', e.errno)", gate]);
-            await Task.Delay(500);
+            await WaitForAppAsync(ax, "python3");
             await ax.StopDaemonAsync();
             // The app had no keeper: its listener closed with the daemon.
             File.WriteAllText(gate, "");
@@ -206,6 +201,16 @@ public sealed class DaemonRestartTests(ITestOutputHelper output)
         finally
         {
             await ax.DisposeAsync();
+        }
+    }
+
+    private static async Task WaitForAppAsync(AxEnvironment ax, string name)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!(await AppIdsAsync(ax)).Contains($"={name}", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{name} was not launched");
+            await Task.Delay(50);
         }
     }
 

@@ -308,6 +308,15 @@ public sealed partial class InterceptionService
         using var document = JsonDocument.Parse(value);
         foreach (var socket in document.RootElement.EnumerateArray())
         {
+            if (socket.TryGetProperty("datagramPeers", out var pairs))
+            {
+                var peers = app.DatagramPeers.GetOrAdd(socket.GetProperty("inode").GetUInt64(), _ => new DatagramPeers(socket.GetProperty("domain").GetInt32()));
+                foreach (var pair in pairs.EnumerateArray())
+                {
+                    peers.Remember(InetEndpoint.FromIPEndPoint(IPEndPoint.Parse(pair[0].GetString()!)), InetEndpoint.FromIPEndPoint(IPEndPoint.Parse(pair[1].GetString()!)));
+                }
+                continue;
+            }
             var peer = socket.TryGetProperty("peer", out var p) ? InetEndpoint.FromIPEndPoint(IPEndPoint.Parse(p.GetString()!)) : default;
             var local = socket.TryGetProperty("local", out var l) ? InetEndpoint.FromIPEndPoint(IPEndPoint.Parse(l.GetString()!)) : default;
             app.Sockets.TryAdd(socket.GetProperty("inode").GetUInt64(),
@@ -336,7 +345,7 @@ public sealed partial class InterceptionService
         WriteDirtyServices();
         foreach (var app in _apps.Values)
         {
-            if (!app.Sockets.IsEmpty)
+            if (!app.Sockets.IsEmpty || !app.DatagramPeers.IsEmpty)
             {
                 Keeper?.Put($"{AppsPrefix}{app.Record.Id}/sockets", EncodeSockets(app));
             }
@@ -409,6 +418,23 @@ public sealed partial class InterceptionService
     private static byte[] EncodeSockets(InterceptedApp app) => Json(writer =>
     {
         writer.WriteStartArray();
+        // A UDP socket sent to a VIP: which backend stands for which VIP, so that replies come from the VIP.
+        foreach (var (inode, peers) in app.DatagramPeers)
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("inode", inode);
+            writer.WriteNumber("domain", peers.Domain);
+            writer.WriteStartArray("datagramPeers");
+            foreach (var (backend, vip) in peers.Pairs)
+            {
+                writer.WriteStartArray();
+                writer.WriteStringValue(backend.ToString());
+                writer.WriteStringValue(vip.ToString());
+                writer.WriteEndArray();
+            }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
         foreach (var (inode, entry) in app.Sockets)
         {
             writer.WriteStartObject();

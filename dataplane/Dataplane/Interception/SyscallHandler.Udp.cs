@@ -600,6 +600,10 @@ internal sealed class DatagramPeers(int domain)
     /// <summary>The socket's family, which the backends are written in.</summary>
     public int Domain { get; } = domain;
 
+    /// <summary>Every (backend, VIP) pair, oldest first: what a successor daemon needs (InterceptionService.Continuity.cs).</summary>
+    public IEnumerable<(Interop.InetEndpoint Backend, Interop.InetEndpoint Vip)> Pairs =>
+        Volatile.Read(ref _entries).Select(e => (e.Backend, e.Vip));
+
     /// <summary>The VIP that <paramref name="backend"/> stands for on this socket.</summary>
     public bool TryGetVip(in Interop.InetEndpoint backend, out Interop.InetEndpoint vip)
     {
