@@ -136,16 +136,7 @@ class Sampler(threading.Thread):
 class Soak(Bench):
     def start_daemon(self):
         self.metrics_port = free_port()
-        daemon = self.procs.start("daemon", [self.ax, "daemon", "--api", self.api, "--metrics", f"127.0.0.1:{self.metrics_port}"], daemon=True)
-        for _ in range(600):
-            if os.path.exists(self.api) and os.path.exists(self.api + ".launch"):
-                break
-            if daemon.poll() is not None:
-                raise Failure(f"ax daemon exited with {daemon.returncode}:\n{self.procs.logtail('daemon')}")
-            time.sleep(0.05)
-        else:
-            raise Failure("ax daemon: no API socket after 30 s")
-        self.daemon_pid = daemon.pid
+        self.launch_daemon(["--metrics", f"127.0.0.1:{self.metrics_port}"])
 
     def metrics(self):
         """The daemon's Prometheus text, as {name{labels}: value}."""

@@ -344,19 +344,23 @@ http {{
                 self.wait_port(ports[name])
         return ports
 
-    def setup(self):
-        w = self.work
-        self.chain_port = free_port()
-        daemon = self.procs.start("daemon", [self.ax, "daemon", "--api", self.api, "--envoy", f"127.0.0.1:{self.chain_port}"], daemon=True)
-        for _ in range(400):
+    def launch_daemon(self, flags, timeout=30.0):
+        """Starts `ax daemon` on this bench's API socket with FLAGS and waits for its sockets; keeps its pid."""
+        daemon = self.procs.start("daemon", [self.ax, "daemon", "--api", self.api, "--keeper-linger", "0s", *flags], daemon=True)
+        for _ in range(int(timeout / 0.05)):
             if os.path.exists(self.api) and os.path.exists(self.api + ".launch"):
                 break
             if daemon.poll() is not None:
                 raise Failure(f"ax daemon exited with {daemon.returncode}:\n{self.procs.logtail('daemon')}")
             time.sleep(0.05)
         else:
-            raise Failure("ax daemon: no API socket after 20 s")
+            raise Failure(f"ax daemon: no API socket after {timeout:.0f} s")
         self.daemon_pid = daemon.pid
+
+    def setup(self):
+        w = self.work
+        self.chain_port = free_port()
+        self.launch_daemon(["--envoy", f"127.0.0.1:{self.chain_port}"], timeout=20.0)
 
         # Two of each server: one under ax (the ax paths; a Unix switch needs both ends under ax) and one without
         # (direct and the two proxies: the world without ax, where nothing traps the server's accept either).
