@@ -222,6 +222,11 @@ public sealed partial class Keeper : IDisposable
             case "delete" when frame.Key is { Length: > 0 } key:
                 Delete(key);
                 break;
+            case "sync":
+                // Everything this connection sent before is applied: a stopping daemon waits for this before it exits,
+                // so that its successor's list, on another connection, cannot overtake it.
+                connection.Send(KeeperProtocol.End());
+                break;
             case "list":
                 PruneParked();
                 List<(string Key, byte[] Value, SafeFd? Fd)> entries;

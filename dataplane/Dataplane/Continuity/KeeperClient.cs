@@ -72,9 +72,15 @@ public sealed partial class KeeperClient : IDisposable
     /// <summary>Queues a delete of <paramref name="key"/> and everything under it.</summary>
     public void Delete(string key) => Enqueue(new Pending(KeeperProtocol.Delete(key), null));
 
-    /// <summary>Waits until everything queued so far is sent, or <paramref name="timeout"/> passes; false then.</summary>
+    /// <summary>
+    /// Waits until everything queued so far is sent and applied by the keeper (a <c>sync</c> round trip), or
+    /// <paramref name="timeout"/> passes; false then.
+    /// </summary>
     public bool Flush(TimeSpan timeout)
     {
+        // Not disposed: the writer may set it after a Flush that timed out has returned.
+        var applied = new ManualResetEventSlim();
+        Enqueue(new Pending(KeeperProtocol.Sync(), null, applied));
         var target = Interlocked.Read(ref _queued);
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         while (Interlocked.Read(ref _sent) < target)
@@ -85,7 +91,7 @@ public sealed partial class KeeperClient : IDisposable
             }
             Thread.Sleep(2);
         }
-        return true;
+        return applied.Wait(TimeSpan.FromSeconds(Math.Max(0, (deadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency)));
     }
 
     private void Enqueue(Pending pending)
@@ -108,10 +114,20 @@ public sealed partial class KeeperClient : IDisposable
                 {
                     try
                     {
-                        (_connection ??= Reconnect()).Send(pending.Frame, pending.Fd);
+                        var connection = _connection ??= Reconnect();
+                        connection.Send(pending.Frame, pending.Fd);
+                        if (pending.Applied is { } applied)
+                        {
+                            if (connection.Receive() is not { Op: "end" } answer)
+                            {
+                                throw new IOException("the keeper did not answer a sync");
+                            }
+                            answer.Dispose();
+                            applied.Set();
+                        }
                         break;
                     }
-                    catch (Exception ex) when (ex is IOException or SocketException && attempt < 3)
+                    catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException && attempt < 3)
                     {
                         Log.KeeperLost(_logger, ex.Message);
                         _connection?.Dispose();
@@ -120,7 +136,7 @@ public sealed partial class KeeperClient : IDisposable
                     }
                 }
             }
-            catch (Exception ex) when (ex is IOException or SocketException)
+            catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException)
             {
                 Log.KeeperUnreachable(_logger, _path, ex.Message);
             }
@@ -245,7 +261,7 @@ public sealed partial class KeeperClient : IDisposable
         _queue.Dispose();
     }
 
-    private readonly record struct Pending(byte[] Frame, SafeHandle? Fd)
+    private readonly record struct Pending(byte[] Frame, SafeHandle? Fd, ManualResetEventSlim? Applied = null)
     {
         public void Release() => Fd?.DangerousRelease();
     }

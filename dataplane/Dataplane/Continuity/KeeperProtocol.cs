@@ -15,6 +15,7 @@ namespace Istio.AppSwitch.Dataplane.Continuity;
 /// <list type="bullet">
 /// <item><c>{"op":"put","key":K,"value":V}</c>, with or without an fd: stores V (and the fd, whose previous one is closed).</item>
 /// <item><c>{"op":"delete","key":K}</c>: removes K and every key under <c>K/</c>.</item>
+/// <item><c>{"op":"sync"}</c>: the keeper answers <c>{"op":"end"}</c> once everything sent before on the connection is applied.</item>
 /// <item><c>{"op":"list"}</c>: the keeper answers one <c>{"key":K,"value":V}</c> frame per entry (with its fd), then <c>{"op":"end"}</c>.</item>
 /// </list>
 /// The keeper reads nothing in the values: what they mean is the daemon's (<see cref="ContinuityKeys"/>).
@@ -42,6 +43,9 @@ public static class KeeperProtocol
         writer.WriteString("op", "delete");
         writer.WriteString("key", key);
     });
+
+    /// <summary>Encodes <c>sync</c>: the keeper answers <c>end</c> once it has applied what came before on the connection.</summary>
+    public static byte[] Sync() => Frame(writer => writer.WriteString("op", "sync"));
 
     /// <summary>Encodes <c>list</c>.</summary>
     public static byte[] List() => Frame(writer => writer.WriteString("op", "list"));

@@ -34,7 +34,7 @@ public sealed partial class InterceptionService
         {
             return;
         }
-        _handler.ConnectParked = KeepParked;
+        _handler.CallParked = KeepParked;
         _registry.ServicesChanged += OnServicesChanged;
         // Deleted by an orderly stop: found by the next daemon, it says this one crashed.
         keeper.Put(RunningKey, Json(writer => writer.WriteNumberValue(Environment.ProcessId)));

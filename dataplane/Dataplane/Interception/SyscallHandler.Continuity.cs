@@ -17,8 +17,11 @@ internal sealed partial class SyscallHandler
 
     private readonly ConcurrentDictionary<HeldReceive, byte> _heldReceives = new();
 
-    /// <summary>Called when a connect is parked until a backend listens (a slow path: it waits on a dependency).</summary>
-    internal Action<InterceptedApp, SeccompNotification>? ConnectParked { get; set; }
+    /// <summary>
+    /// Set while a keeper listens: called when a connect is parked until a backend listens (a slow path: it waits on a
+    /// dependency); and while set, held accepts and receives keep their notification for the keeper.
+    /// </summary>
+    internal Action<InterceptedApp, SeccompNotification>? CallParked { get; set; }
 
     /// <summary>
     /// A held accept or UDP receive that has waited this long is told to the keeper (<see cref="JournalLongHolds"/>):
@@ -55,7 +58,7 @@ internal sealed partial class SyscallHandler
 
     private void RememberCurrent(in SeccompNotification notification)
     {
-        if (ConnectParked is not null)
+        if (CallParked is not null)
         {
             _current = notification;
         }
@@ -63,7 +66,7 @@ internal sealed partial class SyscallHandler
 
     private void OnParked(InterceptedApp app, ulong id)
     {
-        if (ConnectParked is { } parked && _current.Id == id)
+        if (CallParked is { } parked && _current.Id == id)
         {
             parked(app, _current);
         }
@@ -118,7 +121,7 @@ internal sealed partial class SyscallHandler
 
     /// <summary>The notification being handled on this thread if it is <paramref name="id"/>; default (Id 0) otherwise.</summary>
     private SeccompNotification CurrentFor(ulong id) =>
-        ConnectParked is not null && _current.Id == id ? _current : default;
+        CallParked is not null && _current.Id == id ? _current : default;
 
     /// <summary>
     /// A daemon that stops in order takes every accept and UDP receive it holds out of its own hands, unanswered, for

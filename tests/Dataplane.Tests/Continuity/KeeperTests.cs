@@ -25,10 +25,25 @@ public sealed class KeeperTests : IDisposable
         _keeper = new Keeper(new KeeperOptions { SocketPath = SocketPath, Linger = TimeSpan.FromMinutes(5) }, NullLogger.Instance);
         _serving = new Thread(() => _keeper.Run(_stop.Token)) { IsBackground = true };
         _serving.Start();
+        // Served, not only bound: the file exists from bind(2), a moment before listen(2).
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!File.Exists(SocketPath) && DateTime.UtcNow < deadline)
+        while (!Accepts(SocketPath) && DateTime.UtcNow < deadline)
         {
             Thread.Sleep(5);
+        }
+    }
+
+    private static bool Accepts(string path)
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
         }
     }
 
@@ -49,6 +64,7 @@ public sealed class KeeperTests : IDisposable
             client.Delete("apps/app-2");
             Assert.True(client.Flush(TimeSpan.FromSeconds(10)));
         }
+        WaitForEntries(3);
 
         var (next, frames) = Open();
         using (next)
@@ -81,7 +97,7 @@ public sealed class KeeperTests : IDisposable
             Assert.True(client.Flush(TimeSpan.FromSeconds(10)));
         }
         pipe.ClientSafePipeHandle.Dispose();
-        Assert.Equal(2, _keeper.Count.Entries);
+        WaitForEntries(2);
         pipe.Dispose(); // the write end: the keeper's read end now reports HUP, as a listener does when its application ends
 
         var deadline = DateTime.UtcNow.AddSeconds(10);
@@ -106,6 +122,7 @@ public sealed class KeeperTests : IDisposable
             client.Put("orphan/held/5", Encoding.UTF8.GetBytes("{}"));
             Assert.True(client.Flush(TimeSpan.FromSeconds(10)));
         }
+        WaitForEntries(4);
         Assert.Equal(3, _keeper.PruneParked());
         Assert.Equal((1, 1), _keeper.Count);
     }
@@ -136,7 +153,7 @@ public sealed class KeeperTests : IDisposable
             Assert.True(client.Flush(TimeSpan.FromSeconds(10)));
             Assert.Empty(held);
         }
-        Assert.Equal(1, _keeper.Count.Entries);
+        WaitForEntries(1);
     }
 
     [Fact]
@@ -174,6 +191,17 @@ public sealed class KeeperTests : IDisposable
         journal.ForEach(u => replayed.Apply(u));
         Assert.Equal(mesh.Services.Keys, replayed.Services.Keys);
         Assert.Equal(mesh.Clusters.Keys.Order(), replayed.Clusters.Keys.Order());
+    }
+
+    // A flush says the frames were sent; the keeper applies them on its own thread a moment later.
+    private void WaitForEntries(int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (_keeper.Count.Entries != count && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(5);
+        }
+        Assert.Equal(count, _keeper.Count.Entries);
     }
 
     private (KeeperClient Client, List<KeeperFrame> Held) Open() =>
