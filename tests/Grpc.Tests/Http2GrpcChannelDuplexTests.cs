@@ -214,7 +214,7 @@ public sealed class Http2GrpcChannelDuplexTests(EchoServerFixture fixture) : ICl
         await using var server = await StartIdleStreamServerAsync(aborted);
         using var channel = CreateChannel(server.Address);
         using var call = channel.StartDuplexStreaming(
-            EchoService.EchoStream, new GrpcCallOptions(Deadline: DateTimeOffset.UtcNow.AddMilliseconds(400)));
+            EchoService.EchoStream, new GrpcCallOptions(Deadline: DateTimeOffset.UtcNow.AddSeconds(2)));
 
         await call.WriteAsync(new EchoRequest { Message = "x" }).Within();
         Assert.True(await call.MoveNext().Within());
