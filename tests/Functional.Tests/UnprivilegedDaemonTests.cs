@@ -65,39 +65,10 @@ public class UnprivilegedDaemon : IAsyncLifetime
         _daemon = ExternalProcess.Start("setpriv",
             Owner.Setpriv(AxEnvironment.AxPath, ["daemon", "--api", ApiSocket, "--keeper-linger", "0s", .. DaemonArguments]),
             environment: new Dictionary<string, string>(Environment) { ["Logging__LogLevel__Default"] = "Debug" });
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!File.Exists(ApiSocket) || !File.Exists(LaunchSocket))
-        {
-            if (_daemon.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"the unprivileged ax daemon did not start.\n{_daemon.Stderr}");
-            }
-            await Task.Delay(25);
-        }
+        await AxEnvironment.WaitUntilServingAsync(_daemon, ApiSocket, "the unprivileged ax daemon");
     }
 
-    public async Task DisposeAsync()
-    {
-        if (_daemon is not null)
-        {
-            _daemon.Signal();
-            try
-            {
-                await _daemon.WaitForExitAsync(TimeSpan.FromSeconds(10));
-            }
-            catch (TimeoutException)
-            {
-            }
-            _daemon.Dispose();
-        }
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public Task DisposeAsync() => AxEnvironment.StopAndCleanAsync(_daemon, _directory);
 
     /// <summary>Runs <paramref name="program"/> as <paramref name="user"/> to completion, not under ax.</summary>
     public Task<ProcessResult> RunAsAsync(TestUser user, string program, params string[] arguments) =>

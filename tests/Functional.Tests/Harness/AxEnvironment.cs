@@ -38,15 +38,47 @@ public class AxEnvironment : IAsyncLifetime
     {
         _daemon = ExternalProcess.Start(AxPath, ["daemon", "--api", ApiSocket, "--keeper-linger", "0s", .. DaemonArguments],
             environment: new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Debug" });
+        await WaitUntilServingAsync(_daemon, ApiSocket, "ax daemon");
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="daemon"/> serves its API and launch sockets (served, not only present: a killed
+    /// daemon leaves its socket files behind); throws with its stderr if it exits or 30 s pass.
+    /// </summary>
+    internal static async Task WaitUntilServingAsync(ExternalProcess daemon, string apiSocket, string what)
+    {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        // Served, not only present: a killed daemon leaves its socket files behind.
-        while (!Accepts(ApiSocket) || !Accepts(ApiSocket + ".launch"))
+        while (!Accepts(apiSocket) || !Accepts(apiSocket + ".launch"))
         {
-            if (_daemon.HasExited || DateTime.UtcNow > deadline)
+            if (daemon.HasExited || DateTime.UtcNow > deadline)
             {
-                throw new InvalidOperationException($"ax daemon did not start.\n{_daemon.Stderr}");
+                throw new InvalidOperationException($"{what} did not start.\n{daemon.Stderr}");
             }
             await Task.Delay(25);
+        }
+    }
+
+    /// <summary>Stops <paramref name="daemon"/> with SIGTERM (10 s at most) and removes <paramref name="directory"/>.</summary>
+    internal static async Task StopAndCleanAsync(ExternalProcess? daemon, string directory)
+    {
+        if (daemon is not null)
+        {
+            daemon.Signal();
+            try
+            {
+                await daemon.WaitForExitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (TimeoutException)
+            {
+            }
+            daemon.Dispose();
+        }
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
         }
     }
 
@@ -85,26 +117,10 @@ public class AxEnvironment : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (_daemon is not null)
-        {
-            _daemon.Signal();
-            try
-            {
-                await _daemon.WaitForExitAsync(TimeSpan.FromSeconds(10));
-            }
-            catch (TimeoutException)
-            {
-            }
-            _daemon.Dispose();
-        }
+        var daemon = _daemon;
+        _daemon = null;
+        await StopAndCleanAsync(daemon, _directory);
         StopKeeper();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
     }
 
     /// <summary>Programs mesh rules, as the xds-agent would (<c>POST /v1/mesh</c>).</summary>
